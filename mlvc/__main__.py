@@ -1,0 +1,3 @@
+from mlvc.cli.app import main
+
+main()

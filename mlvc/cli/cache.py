@@ -1,0 +1,30 @@
+"""`mlvc cache ...`: cache maintenance."""
+
+from __future__ import annotations
+
+import typer
+
+from mlvc.cli import common
+
+cache_app = typer.Typer(help="Inspect and repair the local cache.", no_args_is_help=True)
+
+
+@cache_app.command()
+def verify(as_json: bool = common.JsonOpt) -> None:
+    """Rehash every cached object; move corrupt ones to .mlvc/quarantine/. Exit 1 if any was corrupt."""
+    from mlvc.maintenance import verify_cache
+
+    with common.open_repo(mutating=True) as repo:
+        result = verify_cache(repo, progress=common.progress())
+    if as_json:
+        common.emit_json(result.to_dict())
+    else:
+        common.out(f"checked {common.plural(result.checked, 'object')}: {len(result.corrupt)} corrupt")
+        for h in result.corrupt:
+            common.out(f"  corrupt: {h} (moved to {result.quarantine_dir}/; `mlvc pull` fetches it again)")
+    if result.corrupt:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(cache_app, name="cache")

@@ -1,0 +1,41 @@
+"""`mlvc checkout`."""
+
+from __future__ import annotations
+
+import typer
+
+from mlvc.cli import common
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def checkout(
+        paths: list[str] = typer.Argument(None, help="Tracked paths (default: all)."),
+        force: bool = typer.Option(False, "--force", "-f", help="Overwrite changes that are not in the cache."),
+        as_json: bool = common.JsonOpt,
+    ) -> None:
+        """Make the workspace match the pointer files (after `git checkout`, the data follows)."""
+        from mlvc.workspace import tracked
+        from mlvc.workspace.checkout import Checkout
+
+        with common.open_repo(mutating=True) as repo:
+            targets = [repo.rel(p, must_exist=False) for p in paths] if paths else None
+            ptrs = tracked.load_pointers(repo.root, targets)
+            results = Checkout(repo, force=force, progress=common.progress()).run(ptrs)
+        failed = [r for r in results if r.refused or r.missing]
+        if as_json:
+            common.emit_json({"paths": [r.to_dict() for r in results]})
+        else:
+            for r in results:
+                if r.missing:
+                    common.err(f"mlvc: error: {r.missing}")
+                elif r.refused:
+                    shown = ", ".join(r.refused[:5]) + (f" and {len(r.refused) - 5} more" if len(r.refused) > 5 else "")
+                    common.err(
+                        f"mlvc: error: {r.path}: refusing to overwrite changes that are not in the cache: "
+                        f"{shown} (`mlvc commit {r.path}` keeps them, `--force` discards them)"
+                    )
+                elif r.changed:
+                    common.out(f"checked out: {r.path} ({r.written} written, {r.deleted} removed)")
+        if failed:
+            raise typer.Exit(1)

@@ -1,0 +1,64 @@
+"""What every command shares: opening the repo (with its lock), output, progress, JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+
+from mlvc.progress import NULL, Progress
+
+STATE = {"verbose": False, "quiet": False}
+
+JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON document.")
+
+
+def err(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+def out(message: str = "") -> None:
+    sys.stdout.write(message + "\n")
+
+
+def emit_json(doc: object) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def open_repo(mutating: bool = False) -> Iterator[object]:
+    """The repository of the current folder; mutating commands hold the repo lock throughout."""
+    from mlvc.repo import Repo
+
+    repo = Repo.find()
+    repo.on_lock_wait = lambda msg: err(f"mlvc: {msg}")
+    try:
+        if mutating:
+            with repo.lock:
+                yield repo
+        else:
+            yield repo
+    finally:
+        repo.close()
+
+
+def progress() -> Progress:
+    """A rich progress display on a terminal; nothing when piped or --quiet."""
+    if STATE["quiet"] or not sys.stderr.isatty():
+        return NULL
+    from mlvc.cli.richprogress import RichProgress
+
+    return RichProgress()
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"

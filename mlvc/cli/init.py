@@ -1,0 +1,20 @@
+"""`mlvc init`."""
+
+from __future__ import annotations
+
+import typer
+
+from mlvc.cli import common
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def init() -> None:
+        """Create .mlvc/ here (and a git repository if there is none)."""
+        from mlvc.repo import Repo
+
+        repo, git_created = Repo.init()
+        if git_created:
+            common.out(f"Initialized empty git repository in {repo.root}/.git/")
+        common.out(f"Initialized mlvc repository in {repo.dot}/")
+        common.out("Next: `mlvc add DATA`, then `git add DATA.mlvc .gitignore && git commit`.")

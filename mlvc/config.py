@@ -1,0 +1,94 @@
+"""`.mlvc/config` (committed) and `.mlvc/config.local` (git-ignored: credentials, machine paths).
+
+INI format, like git's and DVC's: `[core]`, `[remote "name"]`. The local file overrides.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+
+from mlvc.errors import ConfigError
+
+DEFAULTS = {
+    "core": {"link": "auto", "lock_timeout": "60", "jobs": "0"},
+}
+LINK_CHOICES = ("auto", "reflink", "hardlink", "symlink", "copy")
+
+
+class Config:
+    def __init__(self, path: str, local_path: str) -> None:
+        self.path = path
+        self.local_path = local_path
+        self.shared = _read(path)
+        self.local = _read(local_path)
+
+    def get(self, section: str, key: str, default: str | None = None) -> str | None:
+        for parser in (self.local, self.shared):
+            if parser.has_option(section, key):
+                return parser.get(section, key)
+        return DEFAULTS.get(section, {}).get(key, default)
+
+    def set(self, section: str, key: str, value: str, local: bool = False) -> None:
+        parser = self.local if local else self.shared
+        if not parser.has_section(section):
+            parser.add_section(section)
+        parser.set(section, key, value)
+        _write(parser, self.local_path if local else self.path)
+
+    def unset(self, section: str, key: str | None = None, local: bool = False) -> None:
+        parser = self.local if local else self.shared
+        if key is None:
+            parser.remove_section(section)
+        elif parser.has_section(section):
+            parser.remove_option(section, key)
+        _write(parser, self.local_path if local else self.path)
+
+    def sections(self) -> list[str]:
+        names = list(self.shared.sections())
+        return names + [s for s in self.local.sections() if s not in names]
+
+    def section(self, name: str) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for parser in (self.shared, self.local):
+            if parser.has_section(name):
+                merged.update(parser.items(name))
+        return merged
+
+    @property
+    def link_type(self) -> str:
+        value = self.get("core", "link") or "auto"
+        if value not in LINK_CHOICES:
+            raise ConfigError(
+                f"{self.path}: core.link is {value!r}; choose one of {', '.join(LINK_CHOICES)}"
+            )
+        return value
+
+    def get_float(self, section: str, key: str) -> float:
+        value = self.get(section, key)
+        try:
+            return float(value or 0)
+        except ValueError:
+            raise ConfigError(f"{self.path}: {section}.{key} must be a number, not {value!r}") from None
+
+
+def _read(path: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{path}:{line}" if line else path
+        raise ConfigError(f"{where}: cannot parse config ({exc.message.splitlines()[0]})") from None
+    return parser
+
+
+def _write(parser: configparser.ConfigParser, path: str) -> None:
+    from mlvc.links import write_bytes_atomic
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    import io
+
+    buf = io.StringIO()
+    parser.write(buf)
+    write_bytes_atomic(path, buf.getvalue().encode())

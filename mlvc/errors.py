@@ -1,0 +1,62 @@
+"""Typed errors. Each carries a one-line message a user can act on; the CLI prints it."""
+
+from __future__ import annotations
+
+
+class MlvcError(Exception):
+    """Base class: the message is shown as `mlvc: error: MESSAGE`, exit code 1."""
+
+    exit_code = 1
+
+
+class NotARepoError(MlvcError):
+    pass
+
+
+class RepoExistsError(MlvcError):
+    pass
+
+
+class PathError(MlvcError):
+    """A path argument that does not exist, is outside the repo, or is in a forbidden place."""
+
+
+class PointerError(MlvcError):
+    """A `.mlvc` pointer file that cannot be read."""
+
+
+class ObjectMissingError(MlvcError):
+    def __init__(self, hash_: str, context: str = "") -> None:
+        where = f"{context}: " if context else ""
+        super().__init__(f"{where}object {hash_} is not in the cache (run `mlvc pull` or `mlvc fetch`)")
+        self.hash = hash_
+
+
+class CorruptObjectError(MlvcError):
+    pass
+
+
+class FileChangedError(MlvcError):
+    pass
+
+
+class DiskFullError(MlvcError):
+    pass
+
+
+class LockTimeoutError(MlvcError):
+    pass
+
+
+class ConfigError(MlvcError):
+    pass
+
+
+class CheckoutConflictError(MlvcError):
+    def __init__(self, paths: list[str]) -> None:
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        super().__init__(
+            f"refusing to overwrite changes that are not in the cache: {shown} "
+            "(commit them with `mlvc commit`, or use --force to discard them)"
+        )
+        self.paths = paths

@@ -1,0 +1,118 @@
+"""`PATH.mlvc` pointer files: what `mlvc add PATH` recorded, committed to git.
+
+    # mlvc pointer: the bytes live in the mlvc cache; `mlvc checkout` restores them.
+    schema: 1
+    path: data
+    kind: tree
+    hash: 6d0c4e...        (xxh3-128, 32 hex digits)
+    size: 230438731        (bytes, the whole folder for a tree)
+    files: 50000
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from mlvc.errors import PointerError
+from mlvc.hashing import is_hash
+from mlvc.links import write_bytes_atomic
+from mlvc.tree import KINDS
+
+SUFFIX = ".mlvc"
+SCHEMA = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A version of a file or folder: what pointers and lock files record."""
+
+    hash: str
+    kind: str
+    size: int
+    files: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "hash": self.hash, "size": self.size, "files": self.files}
+
+
+@dataclass(frozen=True, slots=True)
+class Pointer:
+    path: str  # repo-relative path of the tracked data (posix)
+    ref: Ref
+
+    @property
+    def pointer_path(self) -> str:
+        return self.path + SUFFIX
+
+
+def pointer_path_for(rel: str) -> str:
+    return rel + SUFFIX
+
+
+def render(ptr: Pointer) -> str:
+    name = os.path.basename(ptr.path)
+    return (
+        "# mlvc pointer: the bytes live in the mlvc cache; `mlvc checkout` restores them.\n"
+        f"schema: {SCHEMA}\n"
+        f"path: {json.dumps(name, ensure_ascii=False)}\n"
+        f"kind: {ptr.ref.kind}\n"
+        f"hash: {ptr.ref.hash}\n"
+        f"size: {ptr.ref.size}\n"
+        f"files: {ptr.ref.files}\n"
+    )
+
+
+def write(root: str, ptr: Pointer) -> None:
+    write_bytes_atomic(os.path.join(root, ptr.pointer_path), render(ptr).encode())
+
+
+def parse(text: str, rel_pointer: str) -> Pointer:
+    """Parse pointer text; `rel_pointer` is the pointer file's repo-relative path (for messages)."""
+    doc = _load_yaml(text, rel_pointer)
+    if not isinstance(doc, dict):
+        raise PointerError(f"{rel_pointer}: not a pointer file (expected keys schema, kind, hash, size)")
+    if doc.get("schema") != SCHEMA:
+        raise PointerError(f"{rel_pointer}: unsupported pointer schema {doc.get('schema')!r} (expected 1)")
+    h = doc.get("hash")
+    if not is_hash(h):
+        raise PointerError(
+            f"{rel_pointer}: hash {h!r} is not an xxh3-128 hash (32 lowercase hex digits)"
+        )
+    kind = doc.get("kind")
+    if kind not in KINDS:
+        raise PointerError(f"{rel_pointer}: kind {kind!r} is not one of {', '.join(KINDS)}")
+    size, files = doc.get("size", 0), doc.get("files", 1)
+    if not isinstance(size, int) or not isinstance(files, int) or size < 0 or files < 0:
+        raise PointerError(f"{rel_pointer}: size and files must be non-negative integers")
+    data_rel = rel_pointer[: -len(SUFFIX)]
+    name = doc.get("path", os.path.basename(data_rel))
+    if name != os.path.basename(data_rel):
+        raise PointerError(
+            f"{rel_pointer}: path {name!r} does not match the pointer's own name "
+            f"(expected {os.path.basename(data_rel)!r})"
+        )
+    return Pointer(data_rel, Ref(h, kind, size, files))
+
+
+def read(root: str, rel_pointer: str) -> Pointer:
+    try:
+        with open(os.path.join(root, rel_pointer), encoding="utf-8") as f:
+            text = f.read()
+    except UnicodeDecodeError:
+        raise PointerError(f"{rel_pointer}: not a text file") from None
+    return parse(text, rel_pointer)
+
+
+def _load_yaml(text: str, where: str) -> object:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return YAML(typ="safe", pure=True).load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PointerError(f"{where}{line}: not valid YAML ({problem})") from None

@@ -1,0 +1,90 @@
+"""The stat cache: never hash an unchanged file twice, never rebuild an unchanged tree.
+
+Two tables in one SQLite file under `.mlvc/tmp/`:
+- files: inode -> (size, mtime_ns, hash). A hit needs the same inode, size and mtime_ns.
+- trees: signature -> tree hash, where the signature is a hash of a directory's listing
+  with each entry's inode/size/mtime (files) or tree hash (subfolders). An unchanged folder
+  then costs one stat per entry and no tree serialization.
+Linux ≥ 6.13 gives ext4/xfs/btrfs/tmpfs multigrain timestamps: a write after our stat
+always gets a new mtime, so a same-size rewrite inside one clock tick is still seen.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable
+
+SCHEMA = 1
+
+
+class StatCache:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        self._pending_files: list[tuple[int, int, int, str]] = []
+        self._pending_trees: list[tuple[str, str]] = []
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS files "
+                "(ino INTEGER PRIMARY KEY, size INTEGER, mtime INTEGER, hash TEXT)"
+            )
+            db.execute("CREATE TABLE IF NOT EXISTS trees (sig TEXT PRIMARY KEY, hash TEXT)")
+            self._db = db
+        return self._db
+
+    def lookup_files(self, stats: Iterable[os.stat_result]) -> dict[int, str]:
+        """inode -> hash for those stats that still match what was recorded."""
+        wanted = {st.st_ino: st for st in stats}
+        if not wanted:
+            return {}
+        found: dict[int, str] = {}
+        keys = list(wanted)
+        for i in range(0, len(keys), 900):  # SQLite's host-parameter limit
+            batch = keys[i : i + 900]
+            marks = ",".join("?" * len(batch))
+            rows = self.db.execute(
+                f"SELECT ino, size, mtime, hash FROM files WHERE ino IN ({marks})", batch
+            )
+            for ino, size, mtime, h in rows:
+                st = wanted[ino]
+                if st.st_size == size and st.st_mtime_ns == mtime:
+                    found[ino] = h
+        return found
+
+    def record_file(self, st: os.stat_result, h: str) -> None:
+        self._pending_files.append((st.st_ino, st.st_size, st.st_mtime_ns, h))
+
+    def lookup_tree(self, sig: str) -> str | None:
+        row = self.db.execute("SELECT hash FROM trees WHERE sig = ?", (sig,)).fetchone()
+        return row[0] if row else None
+
+    def record_tree(self, sig: str, h: str) -> None:
+        self._pending_trees.append((sig, h))
+
+    def flush(self) -> None:
+        if not (self._pending_files or self._pending_trees):
+            return
+        try:
+            with self.db:
+                self.db.execute("BEGIN")
+                self.db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?)", self._pending_files)
+                self.db.executemany("INSERT OR REPLACE INTO trees VALUES (?,?)", self._pending_trees)
+        except sqlite3.OperationalError:
+            # A cache that cannot be written (read-only checkout, full disk) only costs speed.
+            pass
+        self._pending_files.clear()
+        self._pending_trees.clear()
+
+    def close(self) -> None:
+        self.flush()
+        if self._db is not None:
+            self._db.close()
+            self._db = None

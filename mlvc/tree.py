@@ -1,0 +1,78 @@
+"""Tree objects: one per directory, a canonical sorted listing whose hash names it.
+
+Serialized form (UTF-8 JSON, no whitespace, entries sorted by name):
+    {"schema":1,"entries":[[name, kind, hash, size, mode], ...]}
+`kind` is "file" or "tree" (room for "chunked" later without a format break), `size` is the
+byte count (of the whole subtree for a tree), `mode` is "644" or "755" for files, "755" for trees.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from mlvc.errors import CorruptObjectError
+from mlvc.hashing import hash_bytes, is_hash
+
+TREE_SCHEMA = 1
+FILE = "file"
+TREE = "tree"
+KINDS = (FILE, TREE)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    name: str
+    kind: str
+    hash: str
+    size: int
+    mode: str = "644"
+
+    @property
+    def executable(self) -> bool:
+        return self.mode == "755"
+
+
+@dataclass(frozen=True, slots=True)
+class Tree:
+    entries: tuple[Entry, ...]
+
+    @classmethod
+    def of(cls, entries: list[Entry]) -> Tree:
+        return cls(tuple(sorted(entries, key=lambda e: e.name)))
+
+    def serialize(self) -> bytes:
+        rows = [[e.name, e.kind, e.hash, e.size, e.mode] for e in self.entries]
+        return json.dumps(
+            {"schema": TREE_SCHEMA, "entries": rows}, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+
+    @property
+    def size(self) -> int:
+        return sum(e.size for e in self.entries)
+
+    def by_name(self) -> dict[str, Entry]:
+        return {e.name: e for e in self.entries}
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries)
+
+
+def tree_hash(data: bytes) -> str:
+    return hash_bytes(data)
+
+
+def parse_tree(data: bytes, name: str = "tree") -> Tree:
+    try:
+        doc = json.loads(data)
+        if doc.get("schema") != TREE_SCHEMA:
+            raise ValueError(f"unsupported tree schema {doc.get('schema')!r}")
+        entries = []
+        for name_, kind, h, size, mode in doc["entries"]:
+            if kind not in KINDS or not is_hash(h) or not isinstance(size, int):
+                raise ValueError(f"bad entry {name_!r}")
+            entries.append(Entry(name_, kind, h, size, mode))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CorruptObjectError(f"{name}: not a valid tree object ({exc})") from None
+    return Tree(tuple(entries))

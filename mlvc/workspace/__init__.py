@@ -1,0 +1,1 @@
+"""The workspace: tracked paths on disk against what their pointers record."""

@@ -1,0 +1,77 @@
+"""`mlvc add` and `mlvc commit`: store the content of paths and record it in pointer files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from mlvc import gitrepo
+from mlvc import pointer as pointers
+from mlvc.errors import PathError
+from mlvc.pointer import Pointer, Ref
+from mlvc.progress import NULL, Progress
+from mlvc.workspace import tracked
+from mlvc.workspace.link import link_node
+from mlvc.workspace.scan import Scanner
+
+
+@dataclass
+class AddResult:
+    path: str
+    ref: Ref
+    changed: bool
+
+
+def check_addable(repo, rel: str) -> None:
+    if rel.endswith(pointers.SUFFIX):
+        raise PathError(f"{rel}: is a pointer file; add the data it points to instead")
+    outer = tracked.enclosing_tracked(repo.root, rel)
+    if outer is not None:
+        raise PathError(f"{rel}: is inside the tracked folder {outer}; run `mlvc commit {outer}` instead")
+    abspath = repo.abs(rel)
+    if os.path.isdir(abspath):
+        inner = tracked.find_pointer_files(abspath)
+        if inner:
+            raise PathError(f"{rel}: contains tracked path {rel}/{inner[0][: -len(pointers.SUFFIX)]}")
+    git_root = gitrepo.find_git_root(repo.root)
+    if git_root is not None:
+        rel_git = os.path.relpath(abspath, git_root).replace(os.sep, "/")
+        in_git = gitrepo.tracked_under(git_root, rel_git)
+        if in_git:
+            raise PathError(
+                f"{rel}: git already tracks {in_git[0]}; run `git rm -r --cached {rel}` first"
+            )
+
+
+def add(repo, rels: list[str], progress: Progress = NULL, link_type: str | None = None) -> list[AddResult]:
+    for rel in rels:
+        check_addable(repo, rel)
+    scanner = Scanner(repo, store=True, link_type=link_type, progress=progress)
+    results = []
+    for rel in rels:
+        results.append(_record(repo, scanner, rel))
+        tracked.gitignore_add(repo.root, rel)
+    return results
+
+
+def commit(repo, ptrs: list[Pointer], progress: Progress = NULL) -> list[AddResult]:
+    scanner = Scanner(repo, store=True, progress=progress)
+    results = []
+    for ptr in ptrs:
+        if not os.path.lexists(repo.abs(ptr.path)):
+            raise PathError(f"{ptr.path}: is missing from the workspace; `mlvc checkout {ptr.path}` restores it")
+        results.append(_record(repo, scanner, ptr.path))
+    return results
+
+
+def _record(repo, scanner: Scanner, rel: str) -> AddResult:
+    ref, node = scanner.scan(rel)
+    link_node(repo, node, scanner.link_type)
+    ptr_rel = pointers.pointer_path_for(rel)
+    old = None
+    if os.path.exists(repo.abs(ptr_rel)):
+        old = pointers.read(repo.root, ptr_rel).ref
+    changed = old != ref
+    if changed:
+        pointers.write(repo.root, Pointer(rel, ref))
+    return AddResult(rel, ref, changed)

@@ -1,0 +1,208 @@
+"""`mlvc checkout`: make the workspace match the pointers, never losing what is not in the cache."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat as stat_mod
+from dataclasses import dataclass, field
+
+from mlvc import links
+from mlvc.errors import ObjectMissingError
+from mlvc.pointer import Pointer
+from mlvc.progress import NULL, Progress
+from mlvc.tree import TREE, Entry
+from mlvc.workspace.scan import DirNode, FileNode, Scanner
+
+PARALLEL_MIN_FILES = 64
+
+
+@dataclass
+class CheckoutResult:
+    path: str
+    written: int = 0
+    deleted: int = 0
+    refused: list[str] = field(default_factory=list)
+    missing: str | None = None  # why the data could not be restored (object not in cache)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.written or self.deleted)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "written": self.written,
+            "deleted": self.deleted,
+            "refused": self.refused,
+            "missing": self.missing,
+        }
+
+
+@dataclass
+class _Plan:
+    writes: list[tuple[str, Entry]] = field(default_factory=list)  # (abs path, file entry)
+    deletes: list[str] = field(default_factory=list)  # abs paths (files or folders)
+    mkdirs: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+class Checkout:
+    def __init__(self, repo, force: bool = False, progress: Progress = NULL, link_type: str | None = None):
+        self.repo = repo
+        self.force = force
+        self.progress = progress
+        self.link_type = link_type or repo.link_type
+        self.scanner = Scanner(repo, store=False, progress=progress)
+
+    def run(self, ptrs: list[Pointer]) -> list[CheckoutResult]:
+        results = [self._one(p) for p in ptrs]
+        self.repo.stat_cache.flush()
+        return results
+
+    # -- planning -------------------------------------------------------------
+    def _one(self, ptr: Pointer) -> CheckoutResult:
+        result = CheckoutResult(ptr.path)
+        root_abs = self.repo.abs(ptr.path)
+        target = Entry(os.path.basename(ptr.path), ptr.ref.kind, ptr.ref.hash, ptr.ref.size)
+        current = self._scan_current(ptr.path)
+        plan = _Plan()
+        try:
+            self._plan_entry(root_abs, ptr.path, current, target, plan)
+        except ObjectMissingError as exc:
+            result.missing = f"{ptr.path}: {exc}"
+            return result
+        result.refused = plan.refused
+        if plan.refused:
+            return result
+        self._apply(plan, result)
+        return result
+
+    def _scan_current(self, rel: str) -> FileNode | DirNode | None:
+        if not os.path.lexists(self.repo.abs(rel)):
+            return None
+        if os.path.islink(self.repo.abs(rel)) and not os.path.exists(self.repo.abs(rel)):
+            return None
+        return self.scanner.scan(rel)[1]
+
+    def _plan_entry(self, abspath: str, rel: str, current, target: Entry, plan: _Plan) -> None:
+        objects = self.repo.objects
+        if target.kind == TREE:
+            if isinstance(current, DirNode) and current.hash == target.hash:
+                return
+            tree = objects.read_tree(target.hash)
+            if not isinstance(current, DirNode):
+                if current is not None:
+                    self._plan_delete(current, rel, plan)
+                plan.mkdirs.append(abspath)
+                existing_files: dict[str, FileNode] = {}
+                existing_dirs: dict[str, DirNode] = {}
+            else:
+                self.scanner.build_tree(current)
+                existing_files = {f.name: f for f in current.files}
+                existing_dirs = {d.name: d for d in current.dirs}
+            wanted = tree.by_name()
+            for name, entry in wanted.items():
+                cur = existing_files.get(name) or existing_dirs.get(name)
+                self._plan_entry(os.path.join(abspath, name), f"{rel}/{name}", cur, entry, plan)
+            for name, node in {**existing_files, **existing_dirs}.items():
+                if name not in wanted:
+                    self._plan_delete(node, f"{rel}/{name}", plan)
+            return
+        if not objects.has(target.hash):
+            raise ObjectMissingError(target.hash, rel)
+        if isinstance(current, FileNode):
+            if current.hash is None:
+                self.scanner._hash_files([current])
+            if current.hash == target.hash and (current.mode == target.mode or self._shares_mode()):
+                return
+        if current is not None:
+            if isinstance(current, FileNode) and current.hash == target.hash:
+                pass  # only the mode differs: safe to rewrite
+            else:
+                self._plan_delete(current, rel, plan, replace=True)
+        plan.writes.append((abspath, target))
+
+    def _shares_mode(self) -> bool:
+        return self.link_type in ("hardlink", "symlink")
+
+    def _plan_delete(self, node, rel: str, plan: _Plan, replace: bool = False) -> None:
+        """Plan removing `node`, unless it holds content that only the workspace has."""
+        if isinstance(node, DirNode):
+            self.scanner.build_tree(node)
+            unsafe = [f.rel for d in node.iter_dirs() for f in d.files if not self._safe(f)]
+        else:
+            if node.hash is None:
+                self.scanner._hash_files([node])
+            unsafe = [] if self._safe(node) else [node.rel]
+        if unsafe and not self.force:
+            plan.refused.extend(unsafe)
+            return
+        if not replace or isinstance(node, DirNode):
+            plan.deletes.append(node.abspath)
+
+    def _safe(self, f: FileNode) -> bool:
+        if f.hash is None:
+            self.scanner._hash_files([f])
+        return f.hash is not None and self.repo.objects.has(f.hash)
+
+    # -- applying ---------------------------------------------------------------
+    def _apply(self, plan: _Plan, result: CheckoutResult) -> None:
+        for path in plan.deletes:
+            _remove(path)
+            result.deleted += 1
+        for d in plan.mkdirs:
+            os.makedirs(d, exist_ok=True)
+        if not plan.writes:
+            return
+        total = sum(e.size for _, e in plan.writes)
+        task = self.progress.task(f"Checking out {len(plan.writes)} files", total, unit="bytes")
+        made: set[str] = set()
+        for path, _ in plan.writes:
+            parent = os.path.dirname(path)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
+        try:
+            if len(plan.writes) >= PARALLEL_MIN_FILES:
+                from joblib import Parallel, delayed
+
+                step = 256
+                batches = [plan.writes[i : i + step] for i in range(0, len(plan.writes), step)]
+                Parallel(n_jobs=self.scanner.jobs, prefer="threads")(
+                    delayed(self._write_batch)(b, task) for b in batches
+                )
+            else:
+                self._write_batch(plan.writes, task)
+        finally:
+            task.close()
+        result.written += len(plan.writes)
+
+    def _write_batch(self, writes: list[tuple[str, Entry]], task) -> None:
+        objects = self.repo.objects
+        for path, entry in writes:
+            link_type = self.link_type
+            if entry.executable and link_type in ("hardlink", "symlink"):
+                link_type = "copy"  # a shared read-only object cannot carry the executable bit
+            mode = 0o755 if entry.executable else 0o644
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            links.place(objects.path(entry.hash), path, link_type, mode)
+            self.repo.stat_cache.record_file(os.stat(path), entry.hash)
+            task.advance(entry.size)
+
+
+def _remove(path: str) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat_mod.S_ISDIR(st.st_mode):
+        shutil.rmtree(path, onerror=_force_writable)
+    else:
+        os.unlink(path)
+
+
+def _force_writable(func, path, _exc) -> None:
+    os.chmod(os.path.dirname(path), 0o755)
+    func(path)

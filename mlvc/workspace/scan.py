@@ -1,0 +1,247 @@
+"""Scan a tracked path into a Ref: walk, hash what changed (in parallel), build trees.
+
+Two speed-ups make a no-op cheap: the stat cache answers a file's hash from (inode, size,
+mtime_ns), and a folder whose listing signature was seen before gets its tree hash without
+building the tree. With `store=True` every new file and tree also lands in the cache,
+files before the trees that list them.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+from dataclasses import dataclass, field
+
+import xxhash
+
+from mlvc import links
+from mlvc.errors import FileChangedError, PathError
+from mlvc.hashing import BLOCK, hash_bytes, hash_file
+from mlvc.ignore import MLVCIGNORE, IgnoreRules
+from mlvc.pointer import Ref
+from mlvc.progress import NULL, Progress
+from mlvc.tree import FILE, TREE, Entry, Tree
+
+PARALLEL_MIN_FILES = 64
+PARALLEL_MIN_BYTES = 64 << 20
+BATCH = 256
+
+
+@dataclass
+class FileNode:
+    name: str
+    abspath: str
+    rel: str
+    st: os.stat_result
+    hash: str | None = None
+
+    @property
+    def mode(self) -> str:
+        return "755" if self.st.st_mode & 0o111 else "644"
+
+    def entry(self) -> Entry:
+        assert self.hash is not None
+        return Entry(self.name, FILE, self.hash, self.st.st_size, self.mode)
+
+
+@dataclass
+class DirNode:
+    name: str
+    abspath: str
+    rel: str
+    files: list[FileNode] = field(default_factory=list)
+    dirs: list[DirNode] = field(default_factory=list)
+    sig: str = ""
+    hash: str | None = None
+    size: int = 0
+    nfiles: int = 0
+    tree: Tree | None = None
+
+    def entry(self) -> Entry:
+        assert self.hash is not None
+        return Entry(self.name, TREE, self.hash, self.size, "755")
+
+    def iter_dirs(self):
+        for d in self.dirs:
+            yield from d.iter_dirs()
+        yield self
+
+
+class Scanner:
+    """Scans workspace paths of one repository. `store=True` also puts new content in the cache."""
+
+    def __init__(
+        self,
+        repo,
+        store: bool = False,
+        link_type: str | None = None,
+        progress: Progress = NULL,
+        jobs: int | None = None,
+    ) -> None:
+        self.repo = repo
+        self.store = store
+        self.link_type = link_type or (repo.link_type if store else "copy")
+        self.progress = progress
+        self.jobs = jobs or int(repo.config.get("core", "jobs") or 0) or min(8, (os.cpu_count() or 1) * 2)
+        self.stats = repo.stat_cache
+        self.objects = repo.objects
+
+    # -- public ---------------------------------------------------------------
+    def scan(self, rel: str) -> tuple[Ref, FileNode | DirNode]:
+        """Hash (and with store=True, store) the file or folder at repo-relative `rel`."""
+        abspath = self.repo.abs(rel)
+        try:
+            st = os.stat(abspath)
+        except FileNotFoundError:
+            raise PathError(f"{rel}: no such file or directory") from None
+        if stat_mod.S_ISDIR(st.st_mode):
+            parent = os.path.dirname(rel)
+            rules = IgnoreRules.for_dir(self.repo.root, parent, MLVCIGNORE)
+            node = self._walk(abspath, rel, os.path.basename(rel), rules)
+            self._resolve(node)
+            self.stats.flush()
+            return Ref(node.hash or "", TREE, node.size, node.nfiles), node
+        if not stat_mod.S_ISREG(st.st_mode):
+            raise PathError(f"{rel}: not a regular file or directory")
+        fnode = FileNode(os.path.basename(rel), abspath, rel, st)
+        self._hash_files([fnode])
+        self.stats.flush()
+        return Ref(fnode.hash or "", FILE, st.st_size, 1), fnode
+
+    def build_tree(self, node: DirNode) -> Tree:
+        """The Tree of a scanned folder (built on demand when its hash came from the signature cache)."""
+        if node.tree is None:
+            for d in node.dirs:
+                if d.hash is None:
+                    self._resolve(d)
+            self._hash_files([f for f in node.files if f.hash is None])
+            node.tree = Tree.of([f.entry() for f in node.files] + [d.entry() for d in node.dirs])
+        return node.tree
+
+    # -- walking --------------------------------------------------------------
+    def _walk(self, abspath: str, rel: str, name: str, rules: IgnoreRules) -> DirNode:
+        node = DirNode(name, abspath, rel)
+        rules = rules.enter(self.repo.root, rel)
+        sig = xxhash.xxh3_128()
+        try:
+            entries = sorted(os.scandir(abspath), key=lambda e: e.name)
+        except PermissionError:
+            raise PathError(f"{rel}: permission denied") from None
+        for e in entries:
+            if links.is_tmp_name(e.name) or e.name == ".git":
+                continue
+            child_rel = f"{rel}/{e.name}"
+            try:
+                st = e.stat()  # follows symlinks, like a reader of the data would
+            except FileNotFoundError:
+                if e.is_symlink():
+                    raise PathError(f"{child_rel}: broken symbolic link") from None
+                continue  # vanished between listing and stat
+            if stat_mod.S_ISDIR(st.st_mode):
+                if rules.is_ignored(child_rel, True):
+                    continue
+                child = self._walk(e.path, child_rel, e.name, rules)
+                node.dirs.append(child)
+                sig.update(f"D\0{e.name}\0{child.sig}\n".encode())
+            elif stat_mod.S_ISREG(st.st_mode):
+                if rules.is_ignored(child_rel, False):
+                    continue
+                node.files.append(FileNode(e.name, e.path, child_rel, st))
+                sig.update(
+                    f"F\0{e.name}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_mode & 0o111}\n".encode()
+                )
+        node.sig = sig.hexdigest()
+        return node
+
+    # -- resolving hashes -------------------------------------------------------
+    def _resolve(self, root: DirNode) -> None:
+        """Give every folder under `root` its hash, size and file count; store when asked."""
+        pending: list[DirNode] = []
+        for d in root.iter_dirs():  # children before parents
+            cached = self.stats.lookup_tree(d.sig)
+            if cached is not None:
+                h, size, nfiles = _unpack(cached)
+                if not self.store or self.objects.has(h):
+                    d.hash, d.size, d.nfiles = h, size, nfiles
+                    continue
+            pending.append(d)
+        if not pending:
+            return
+        pending_ids = {id(d) for d in pending}
+        self._hash_files([f for d in pending for f in d.files])
+        for d in root.iter_dirs():
+            if id(d) not in pending_ids:
+                continue
+            d.tree = Tree.of([f.entry() for f in d.files] + [c.entry() for c in d.dirs])
+            data = d.tree.serialize()
+            d.hash = hash_bytes(data)
+            d.size = d.tree.size
+            d.nfiles = len(d.files) + sum(c.nfiles for c in d.dirs)
+            if self.store:
+                self.objects.add_bytes(data, d.hash)
+            self.stats.record_tree(d.sig, f"{d.hash}:{d.size}:{d.nfiles}")
+
+    def _hash_files(self, files: list[FileNode]) -> None:
+        if not files:
+            return
+        known = self.stats.lookup_files(f.st for f in files)
+        todo: list[FileNode] = []
+        for f in files:
+            h = known.get(f.st.st_ino)
+            if h is not None and (not self.store or self.objects.has(h)):
+                f.hash = h
+            else:
+                todo.append(f)
+        if not todo:
+            return
+        total = sum(f.st.st_size for f in todo)
+        verb = "Adding" if self.store else "Hashing"
+        task = self.progress.task(f"{verb} {len(todo)} files", total, unit="bytes")
+        try:
+            if len(todo) >= PARALLEL_MIN_FILES or total >= PARALLEL_MIN_BYTES and len(todo) > 1:
+                from joblib import Parallel, delayed
+
+                batches = [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]
+                Parallel(n_jobs=self.jobs, prefer="threads")(
+                    delayed(self._hash_batch)(b, task) for b in batches
+                )
+            else:
+                self._hash_batch(todo, task)
+        finally:
+            task.close()
+        for f in todo:
+            self.stats.record_file(f.st, f.hash or "")
+
+    def _hash_batch(self, files: list[FileNode], task) -> None:
+        for f in files:
+            f.hash = self._ingest(f)
+            task.advance(f.st.st_size)
+
+    def _ingest(self, f: FileNode) -> str:
+        """Hash one file, and store it when scanning with store=True."""
+        try:
+            if not self.store:
+                h = hash_file(f.abspath)
+            elif f.st.st_size <= BLOCK and self.link_type in ("copy", "reflink"):
+                with open(f.abspath, "rb") as fh:
+                    data = fh.read()
+                h = hash_bytes(data)
+                self.objects.add_bytes(data, h)
+            elif self.link_type == "copy" or (self.link_type != "reflink" and f.st.st_mode & 0o111):
+                h = self.objects.add_stream(f.abspath)
+            else:
+                h = hash_file(f.abspath)
+                self.objects.add_file(f.abspath, h, self.link_type)
+        except FileNotFoundError:
+            raise FileChangedError(f"{f.rel}: file disappeared while it was being hashed; rerun") from None
+        after = os.stat(f.abspath)
+        if (after.st_size, after.st_mtime_ns) != (f.st.st_size, f.st.st_mtime_ns):
+            raise FileChangedError(
+                f"{f.rel}: file changed while it was being hashed; rerun when it is no longer written to"
+            )
+        return h
+
+
+def _unpack(value: str) -> tuple[str, int, int]:
+    h, size, nfiles = value.split(":")
+    return h, int(size), int(nfiles)
