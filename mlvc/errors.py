@@ -60,3 +60,15 @@ class CheckoutConflictError(MlvcError):
             "(commit them with `mlvc commit`, or use --force to discard them)"
         )
         self.paths = paths
+
+
+class PipelineError(MlvcError):
+    """A pipeline file (mlvc.yaml / dvc.yaml), lock or params file that cannot be used as written."""
+
+
+class StageFailedError(MlvcError):
+    """A stage whose command exited non-zero (or was interrupted); nothing was recorded for it."""
+
+
+class ExecutorError(MlvcError):
+    """A backend that cannot run jobs at all (engine missing, cluster unreachable)."""

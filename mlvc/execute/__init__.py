@@ -1,0 +1,1 @@
+"""Running stage commands: one small protocol (`base`), one module per backend (`local`, ...)."""
