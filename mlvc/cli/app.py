@@ -42,29 +42,45 @@ def _root(
 
 
 def _register() -> None:
-    from mlvc.cli import add, cache, checkout, gc, init, remove, status
+    from mlvc.cli import add, cache, checkout, config, gc, init, remove, status
 
-    for module in (init, add, status, checkout, remove, gc, cache):
+    for module in (init, config, add, status, checkout, remove, gc, cache):
         module.register(app)
 
 
 _register()
 
 
-def main(argv: list[str] | None = None) -> None:
+def _click_errors() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """(usage errors, other click errors, aborts) from click and from the click that typer vendors."""
     import click
 
+    usage: list[type] = [click.exceptions.UsageError]
+    other: list[type] = [click.exceptions.ClickException]
+    aborts: list[type] = [click.exceptions.Abort, typer.Abort, KeyboardInterrupt]
+    try:  # typer >= 0.2x ships its own copy of click under typer._click
+        from typer._click import exceptions as vendored
+    except ImportError:
+        pass
+    else:
+        usage.append(vendored.UsageError)
+        other.append(vendored.ClickException)
+    return tuple(usage), tuple(other), tuple(aborts)
+
+
+def main(argv: list[str] | None = None) -> None:
     from mlvc.errors import MlvcError
 
+    usage_errors, click_errors, aborts = _click_errors()
     try:
         rc = app(args=argv, standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        exc.show()
+    except usage_errors as exc:
+        exc.show()  # type: ignore[attr-defined]
         sys.exit(2)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except click_errors as exc:
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+    except aborts:
         common.err("mlvc: interrupted")
         sys.exit(130)
     except MlvcError as exc:
