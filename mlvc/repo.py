@@ -13,7 +13,7 @@ from mlvc.objects import ObjectStore
 from mlvc.statcache import StatCache
 
 DOT = ".mlvc"
-DOT_GITIGNORE = "/config.local\n/tmp/\n/cache/\n"
+DOT_GITIGNORE = "/config.local\n/tmp/\n/cache/\n/quarantine/\n"
 CONFIG_HEADER = "# mlvc configuration (committed). Secrets go in config.local, which git ignores.\n"
 
 

@@ -64,13 +64,15 @@ class Checkout:
     def _one(self, ptr: Pointer) -> CheckoutResult:
         result = CheckoutResult(ptr.path)
         root_abs = self.repo.abs(ptr.path)
-        target = Entry(os.path.basename(ptr.path), ptr.ref.kind, ptr.ref.hash, ptr.ref.size)
         current = self._scan_current(ptr.path)
+        # A pointer to a single file records no mode: keep the workspace file's own.
+        mode = current.mode if ptr.ref.kind != TREE and isinstance(current, FileNode) else "644"
+        target = Entry(os.path.basename(ptr.path), ptr.ref.kind, ptr.ref.hash, ptr.ref.size, mode)
         plan = _Plan()
         try:
             self._plan_entry(root_abs, ptr.path, current, target, plan)
         except ObjectMissingError as exc:
-            result.missing = f"{ptr.path}: {exc}"
+            result.missing = str(exc)  # names the path already
             return result
         result.refused = plan.refused
         if plan.refused:
@@ -114,7 +116,9 @@ class Checkout:
         if isinstance(current, FileNode):
             if current.hash is None:
                 self.scanner._hash_files([current])
-            if current.hash == target.hash and (current.mode == target.mode or self._shares_mode()):
+            # Links into the cache read as mode 644 (the object's 444) and executables are always
+            # copies, so comparing modes is right for every link type.
+            if current.hash == target.hash and current.mode == target.mode:
                 return
         if current is not None:
             if isinstance(current, FileNode) and current.hash == target.hash:
@@ -122,9 +126,6 @@ class Checkout:
             else:
                 self._plan_delete(current, rel, plan, replace=True)
         plan.writes.append((abspath, target))
-
-    def _shares_mode(self) -> bool:
-        return self.link_type in ("hardlink", "symlink")
 
     def _plan_delete(self, node, rel: str, plan: _Plan, replace: bool = False) -> None:
         """Plan removing `node`, unless it holds content that only the workspace has."""

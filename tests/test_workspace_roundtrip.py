@@ -1,0 +1,178 @@
+"""Round trips through the real git binary, for every link type: add, git commit, change, commit,
+git checkout HEAD~1 + mlvc checkout restores the old bytes exactly (and back again)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from conftest import git
+from wshelpers import (
+    build,
+    cache_objects,
+    corrupt_objects,
+    object_path,
+    pointer_hash,
+    set_link,
+    snapshot,
+    spec_snapshot,
+)
+
+from mlvc.hashing import hash_file
+
+UNICODE = "ünïcødé ✓ name.txt"
+
+V1 = {
+    **{f"many/f{i:03d}.bin": f"file {i}\n".encode() * (i % 7) for i in range(150)},  # includes empty files
+    "empty.txt": b"",
+    "nested/a/b/c/deep.txt": b"deep v1\n",
+    "nested/a/sibling.txt": b"sibling\n",
+    "run.sh": (b"#!/bin/sh\necho v1\n", True),
+    "plain.txt": b"will become executable\n",
+    "with space/file with space.txt": b"spaces\n",
+    UNICODE: "unicode content ✓\n".encode(),
+    "empty dir": None,
+    "nested/empty": None,
+}
+
+V2_CHANGES = {
+    "many/f001.bin": b"changed!\n",
+    "nested/a/b/c/deep.txt": b"deep v2 with other length\n",
+    "nested/a/b/new.txt": b"new in v2\n",
+    "run.sh": (b"#!/bin/sh\necho v2\n", True),
+    "plain.txt": (b"will become executable\n", True),  # only the mode changes
+    "new dir/x": b"x\n",
+}
+V2_REMOVED = ["many/f002.bin", "empty dir", UNICODE]
+
+SINGLE = "my model ü.bin"  # a single tracked file with a space and unicode in its name
+
+
+def v2_spec() -> dict:
+    spec = {k: v for k, v in V1.items() if k not in V2_REMOVED}
+    spec.update(V2_CHANGES)
+    return spec
+
+
+def _apply_v2(data: Path) -> None:
+    for rel in V2_REMOVED:
+        p = data / rel
+        if p.is_dir() and not p.is_symlink():
+            p.rmdir()
+        else:
+            p.unlink()
+    build(data, V2_CHANGES)
+
+
+def _assert_links(repo: Path, data: Path, link: str) -> None:
+    """Workspace files are what the link type promises: links into the read-only cache, or own copies."""
+    for rel, (_content, executable) in ((k, v) for k, v in snapshot(data).items() if v != "<dir>"):
+        p = data / rel
+        if executable or link in ("copy", "reflink"):
+            assert not p.is_symlink(), rel
+            st = p.stat()
+            assert st.st_mode & stat.S_IWUSR, f"{rel} should be writable"
+            assert st.st_nlink == 1, f"{rel} should be its own copy"
+            continue
+        h = hash_file(p)
+        obj = object_path(repo, h)
+        if link == "symlink":
+            assert p.is_symlink(), rel
+            assert Path(os.readlink(p)).resolve() == obj.resolve(), rel
+        else:
+            assert not p.is_symlink(), rel
+            assert p.stat().st_ino == obj.stat().st_ino, f"{rel} is not hardlinked to its object"
+        assert not p.stat().st_mode & 0o222, f"{rel} should be read-only"
+
+
+@pytest.mark.parametrize("link", ["copy", "reflink", "hardlink", "symlink"])
+def test_git_round_trip(repo: Path, mlvc, link: str) -> None:
+    set_link(repo, link)
+    data = repo / "data"
+    build(data, V1)
+    (repo / SINGLE).write_bytes(b"model v1")
+    mlvc("add", "data", SINGLE)
+    _assert_links(repo, data, link)
+    assert not corrupt_objects(repo)
+    assert (repo / ".gitignore").read_text().splitlines() == ["/data", f"/{SINGLE}"]
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "v1", cwd=repo)
+    assert "data/" not in git("status", "--porcelain", "--untracked-files=all", cwd=repo)
+    v1_hash = pointer_hash(repo, "data")
+
+    if link in ("hardlink", "symlink"):
+        mlvc("unprotect", "data", SINGLE)
+        assert not any(p.is_symlink() for p in data.rglob("*"))
+        assert all(p.stat().st_mode & stat.S_IWUSR for p in data.rglob("*") if p.is_file())
+    _apply_v2(data)
+    (repo / SINGLE).write_bytes(b"model v2, longer")
+    assert not corrupt_objects(repo), "editing the workspace changed a cache object"
+    out = mlvc("commit").stdout
+    assert "committed: data" in out
+    assert pointer_hash(repo, "data") != v1_hash
+    _assert_links(repo, data, link)
+    git("commit", "-qam", "v2", cwd=repo)
+
+    git("checkout", "-q", "HEAD~1", cwd=repo)
+    mlvc("checkout")
+    assert snapshot(data) == spec_snapshot(V1)
+    assert (repo / SINGLE).read_bytes() == b"model v1"
+    _assert_links(repo, data, link)
+    st = mlvc("status", "--json").stdout
+    assert '"modified"' not in st and '"deleted"' not in st
+
+    git("checkout", "-q", "main", cwd=repo)
+    mlvc("checkout")
+    assert snapshot(data) == spec_snapshot(v2_spec())
+    assert (repo / SINGLE).read_bytes() == b"model v2, longer"
+    assert not corrupt_objects(repo)
+    assert "0 corrupt" in mlvc("cache", "verify").stdout
+
+
+@pytest.mark.parametrize("link", ["hardlink", "symlink", "copy"])
+def test_add_link_option_and_unprotect(repo: Path, mlvc, link: str) -> None:
+    """`mlvc add --link X` overrides core.link for that add; unprotect makes editable copies."""
+    build(repo / "d", {"a.txt": b"alpha\n", "sub/b.txt": b"beta\n"})
+    mlvc("add", "--link", link, "d")
+    _assert_links(repo, repo / "d", link)
+    before = cache_objects(repo)
+    out = mlvc("unprotect", "d").stdout
+    assert ("2 files" in out) == (link != "copy"), out
+    for p in (repo / "d").rglob("*.txt"):
+        assert not p.is_symlink() and p.stat().st_nlink == 1 and p.stat().st_mode & stat.S_IWUSR
+    (repo / "d" / "a.txt").write_bytes(b"edited in place\n")
+    assert cache_objects(repo) == before
+    assert not corrupt_objects(repo)
+    status = mlvc("status").stdout
+    assert "modified" in status and "d/a.txt" in status and "d/sub/b.txt" not in status
+
+
+def test_reflink_falls_back_to_copy(repo: Path, mlvc) -> None:
+    """On a filesystem without reflinks (ext4, tmpfs) `reflink` stores a copy: editing cannot touch the cache."""
+    set_link(repo, "reflink")
+    (repo / "f.bin").write_bytes(b"original bytes")
+    mlvc("add", "f.bin")
+    h = pointer_hash(repo, "f.bin")
+    assert (repo / "f.bin").stat().st_ino != object_path(repo, h).stat().st_ino
+    with open(repo / "f.bin", "r+b") as f:  # in place, without unprotect
+        f.write(b"X")
+    assert object_path(repo, h).read_bytes() == b"original bytes"
+    assert not corrupt_objects(repo)
+
+
+def test_big_file_round_trip(repo: Path, mlvc) -> None:
+    """A file over the one-read block size goes through the streaming path; it round-trips too."""
+    blob = os.urandom(1 << 20) * 5  # 5 MiB > hashing.BLOCK
+    (repo / "big.bin").write_bytes(blob)
+    mlvc("add", "big.bin")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "big v1", cwd=repo)
+    (repo / "big.bin").write_bytes(blob[:-1] + b"!")
+    mlvc("commit")
+    git("commit", "-qam", "big v2", cwd=repo)
+    git("checkout", "-q", "HEAD~1", cwd=repo)
+    mlvc("checkout")
+    assert (repo / "big.bin").read_bytes() == blob
+    assert not corrupt_objects(repo)
