@@ -72,3 +72,47 @@ class StageFailedError(MlvcError):
 
 class ExecutorError(MlvcError):
     """A backend that cannot run jobs at all (engine missing, cluster unreachable)."""
+
+
+class RemoteConfigError(MlvcError):
+    """A remote that is not configured, or configured wrongly."""
+
+
+class RemoteError(MlvcError):
+    """A remote that cannot be reached, rejects us, or fails mid-transfer. Messages name the remote."""
+
+
+class RemoteObjectsError(MlvcError):
+    """Some objects could not be transferred (corrupt on the remote, missing); the rest were."""
+
+
+class RevisionError(MlvcError):
+    """A revision string that names no commit (or an ambiguous short hash)."""
+
+
+class DataFormatError(MlvcError):
+    """A data file mlvc cannot read as a table: malformed CSV, empty file, unknown format."""
+
+
+class DataCheckSpecError(MlvcError):
+    """A `checks:` entry in mlvc.yaml that is not valid."""
+
+
+class DataCheckError(MlvcError):
+    """A data check failed; `results` holds every check's outcome so a caller can record them."""
+
+    def __init__(self, message: str, results: list | None = None) -> None:
+        super().__init__(message)
+        self.results = results or []
+
+
+class MetricsFileError(MlvcError):
+    """A metrics or params file that cannot be parsed (names the file and the revision)."""
+
+
+class HistoryError(MlvcError):
+    """A history query that cannot be answered as asked (a metric missing at an endpoint, bad range)."""
+
+
+class ReproduceError(MlvcError):
+    """A revision that cannot be rebuilt in a temporary worktree (missing data, failing stage)."""

@@ -106,6 +106,22 @@ class ObjectStore:
     def add_tree(self, tree: Tree) -> str:
         return self.add_bytes(tree.serialize())
 
+    def tmp_path(self, h: str) -> str:
+        """A temp path beside where `h` goes (same folder, so a rename lands it whole)."""
+        return links.tmp_path_for(os.path.join(self._shard(h), h[2:]))
+
+    def add_verified(self, tmp: str, h: str) -> None:
+        """Move the temp file `tmp` in as object `h` only if its bytes hash to `h`; else delete it and raise."""
+        try:
+            got = hash_file(tmp)
+            if got != h:
+                raise CorruptObjectError(f"object {h}: received bytes hash to {got}")
+            os.chmod(tmp, OBJECT_MODE)
+            os.replace(tmp, self.path(h))
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+
     # -- reading ----------------------------------------------------------
     def read(self, h: str) -> bytes:
         try:

@@ -72,7 +72,16 @@ def parse_tree(data: bytes, name: str = "tree") -> Tree:
         for name_, kind, h, size, mode in doc["entries"]:
             if kind not in KINDS or not is_hash(h) or not isinstance(size, int):
                 raise ValueError(f"bad entry {name_!r}")
+            check_name(name_)
             entries.append(Entry(name_, kind, h, size, mode))
+        if len({e.name for e in entries}) != len(entries):
+            raise ValueError("duplicate entry names")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CorruptObjectError(f"{name}: not a valid tree object ({exc})") from None
     return Tree(tuple(entries))
+
+
+def check_name(name: object) -> None:
+    """Refuse entry names that could write outside their folder (trees may come from a remote)."""
+    if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\0" in name:
+        raise ValueError(f"unsafe entry name {name!r} (empty, '.', '..', or containing a path separator)")
