@@ -92,6 +92,8 @@ class Checkout:
         if target.kind == TREE:
             if isinstance(current, DirNode) and current.hash == target.hash:
                 return
+            if not objects.has(target.hash):
+                raise ObjectMissingError(target.hash, rel)
             tree = objects.read_tree(target.hash)
             if not isinstance(current, DirNode):
                 if current is not None:
