@@ -15,8 +15,16 @@ def register(app: typer.Typer) -> None:
         ),
         dry_run: bool = typer.Option(False, "--dry-run", "-n", help="List what would go; delete nothing."),
         as_json: bool = common.JsonOpt,
+        remote: str = typer.Option(
+            None, "--remote", "-r", help="Collect this remote instead (keeps every commit; lists unless --force)."
+        ),
+        force: bool = typer.Option(False, "--force", "-f", help="With --remote: really delete."),
     ) -> None:
         """Drop cache objects that nothing references."""
+        if remote:
+            from mlvc.cli.push import remote_gc
+
+            return remote_gc(remote, force and not dry_run, as_json)
         from mlvc.maintenance import gc as run_gc
 
         with common.open_repo(mutating=True) as repo:

@@ -14,8 +14,14 @@ def register(app: typer.Typer) -> None:
     def status(
         paths: list[str] = typer.Argument(None, help="Tracked paths (default: all)."),
         as_json: bool = common.JsonOpt,
+        remote: bool = typer.Option(False, "--remote", "-c", help="Compare with a remote: what is not pushed."),
+        remote_name: str = typer.Option(None, "-r", help="The remote for --remote (default: the default remote)."),
     ) -> None:
         """Show, for every tracked path, whether it changed since its pointer was written."""
+        if remote or remote_name:
+            from mlvc.cli.push import remote_status
+
+            return remote_status(paths, remote_name, as_json)
         from mlvc.workspace import status as status_mod
         from mlvc.workspace import tracked
 
