@@ -116,3 +116,7 @@ class HistoryError(MlvcError):
 
 class ReproduceError(MlvcError):
     """A revision that cannot be rebuilt in a temporary worktree (missing data, failing stage)."""
+
+
+class CapacityError(MlvcError):
+    """A stage that asks for more CPUs, GPUs or memory than the machine (or [execute] config) has."""

@@ -42,6 +42,10 @@ from mlvc.errors import ExecutorError
 
 STDERR_TAIL = 4096
 
+class OutputSink(Protocol):
+    def write(self, data: bytes, stream: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Resources:
     """What a stage asks for; `memory` in bytes. None = no request."""
@@ -64,6 +68,10 @@ class Job:
     image: str | None = None
     gpu_ids: tuple[int, ...] | None = None  # granted by a scheduler; None = not managed
     stdout_to_stderr: bool = False
+    network: bool = False  # container backends: no network unless the stage says `network: true`
+    # When set (by the parallel scheduler), stdout and stderr go to `output.write(data, "stdout"|"stderr")`
+    # instead of straight to the terminal: see mlvc.execute.output.StageOutput. The caller closes it.
+    output: OutputSink | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,10 @@ class Executor(Protocol):
 
 
 # name -> "module:Class"; imported on first use.
-BACKENDS: dict[str, str] = {"local": "mlvc.execute.local:LocalExecutor"}
+BACKENDS: dict[str, str] = {
+    "local": "mlvc.execute.local:LocalExecutor",
+    "container": "mlvc.execute.container:ContainerExecutor",
+}
 
 
 def get_executor(name: str = "local", **options: object) -> Executor:

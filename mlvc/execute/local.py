@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-from mlvc.execute.base import STDERR_TAIL, Job, Outcome
+from mlvc.execute.base import STDERR_TAIL, Job, Outcome, OutputSink
 
 TERM_GRACE_S = 5.0
 
@@ -52,6 +52,8 @@ class LocalExecutor:
     # -- one command --------------------------------------------------------
     def _run_one(self, cmd: str, job: Job, env: dict[str, str]) -> tuple[int, bytes]:
         stdout = sys.stderr.fileno() if job.stdout_to_stderr else None
+        if job.output is not None:  # parallel run: whole lines, prefixed, via the scheduler's sink
+            stdout = subprocess.PIPE
         try:
             proc = subprocess.Popen(
                 [self.shell, "-c", cmd],
@@ -67,24 +69,32 @@ class LocalExecutor:
         with self._guard:
             self._procs.add(proc)
         tail = bytearray()
-        pump = threading.Thread(target=_pump, args=(proc.stderr, tail), daemon=True)
-        pump.start()
+        pumps = [threading.Thread(target=_pump, args=(proc.stderr, tail, job.output), daemon=True)]
+        if proc.stdout is not None:
+            pumps.append(threading.Thread(target=_pump, args=(proc.stdout, None, job.output, "stdout"), daemon=True))
+        for pump in pumps:
+            pump.start()
         try:
             rc = proc.wait()
         except BaseException:  # Ctrl-C (or any error here): the command must not outlive us
             _end_group(proc)
             raise
         finally:
-            pump.join(timeout=2)
+            for pump in pumps:
+                pump.join(timeout=2)
             with self._guard:
                 self._procs.discard(proc)
         return rc, bytes(tail)
 
 
-def _pump(stream, tail: bytearray) -> None:
-    """Copy the child's stderr to ours as it comes, keeping the last STDERR_TAIL bytes."""
-    out = sys.stderr.buffer if hasattr(sys.stderr, "buffer") else None
+def _pump(stream, tail: bytearray | None, sink: OutputSink | None = None, kind: str = "stderr") -> None:
+    """Copy the child's stderr to ours (or to `sink`) as it comes, keeping the last STDERR_TAIL bytes."""
+    out = sys.stderr.buffer if hasattr(sys.stderr, "buffer") and sink is None else None
     for chunk in iter(lambda: stream.read1(65536), b""):
+        if sink is not None:
+            sink.write(chunk, kind)
+        if tail is None:
+            continue
         if out is not None:
             try:
                 out.write(chunk)
