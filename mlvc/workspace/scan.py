@@ -219,6 +219,7 @@ class Scanner:
 
     def _ingest(self, f: FileNode) -> str:
         """Hash one file, and store it when scanning with store=True."""
+        linked = False  # the object was made from the file itself after hashing (link or clone)
         try:
             if not self.store:
                 h = hash_file(f.abspath)
@@ -231,11 +232,13 @@ class Scanner:
                 h = self.objects.add_stream(f.abspath)
             else:
                 h = hash_file(f.abspath)
-                self.objects.add_file(f.abspath, h, self.link_type)
+                linked = self.objects.add_file(f.abspath, h, self.link_type)
         except FileNotFoundError:
             raise FileChangedError(f"{f.rel}: file disappeared while it was being hashed; rerun") from None
         after = os.stat(f.abspath)
         if (after.st_size, after.st_mtime_ns) != (f.st.st_size, f.st.st_mtime_ns):
+            if linked:  # it may hold the new bytes under the old hash: never keep a corrupt object
+                self.objects.remove(h)
             raise FileChangedError(
                 f"{f.rel}: file changed while it was being hashed; rerun when it is no longer written to"
             )

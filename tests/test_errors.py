@@ -1,0 +1,263 @@
+"""Bad input gets one clear line (what and where), exit 1 (2 for usage), no traceback, and loses nothing."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import git, run_mlvc
+from wshelpers import assert_clean_error, build, cache_objects, corrupt_objects, set_link, tmp_leftovers
+
+from mlvc.errors import DiskFullError, FileChangedError
+from mlvc.repo import Repo
+from mlvc.workspace import add as add_mod
+
+VALID_HASH = "0123456789abcdef0123456789abcdef"
+
+
+def _pointer(kind: str = "file", h: str = VALID_HASH) -> str:
+    return f"schema: 1\nkind: {kind}\nhash: {h}\nsize: 3\nfiles: 1\n"
+
+
+# -- paths -------------------------------------------------------------------------------------
+
+
+def test_path_that_does_not_exist(repo: Path, mlvc) -> None:
+    assert_clean_error(mlvc("add", "no/such/thing", check=False), "no/such/thing", "no such file")
+
+
+def test_paths_outside_or_in_forbidden_places(repo: Path, mlvc, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("x")
+    assert_clean_error(mlvc("add", str(outside), check=False), str(outside), "outside the repository")
+    assert_clean_error(mlvc("add", "../outside.txt", check=False), "../outside.txt", "outside the repository")
+    assert_clean_error(mlvc("add", ".mlvc/config", check=False), ".mlvc/config", "inside .mlvc/")
+    assert_clean_error(mlvc("add", ".git/HEAD", check=False), ".git/HEAD", "inside .git/")
+    assert_clean_error(mlvc("add", ".", check=False), "repository root")
+    assert cache_objects(repo) == set()
+
+
+def test_path_git_already_tracks(repo: Path, mlvc) -> None:
+    build(repo / "src", {"code.py": b"print(1)\n", "data.csv": b"1\n"})
+    git("add", "src/code.py", cwd=repo)
+    assert_clean_error(mlvc("add", "src/code.py", check=False), "src/code.py", "git already tracks")
+    assert_clean_error(mlvc("add", "src", check=False), "src", "git already tracks src/code.py")
+    assert not (repo / "src.mlvc").exists() and not (repo / "src/code.py.mlvc").exists()
+
+
+def test_nested_tracking_is_refused(repo: Path, mlvc) -> None:
+    build(repo / "data", {"a": b"a", "sub/b": b"b"})
+    mlvc("add", "data")
+    assert_clean_error(mlvc("add", "data/sub", check=False), "data/sub", "inside the tracked folder data")
+    assert_clean_error(mlvc("add", "data.mlvc", check=False), "data.mlvc", "pointer file")
+    build(repo / "outer", {"inner/x": b"x"})
+    mlvc("add", "outer/inner")
+    assert_clean_error(mlvc("add", "outer", check=False), "outer", "contains tracked path outer/inner")
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    r = run_mlvc("status", cwd=tmp_path, check=False)
+    assert_clean_error(r, str(tmp_path), "mlvc init")
+
+
+# -- pointer files -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        ("schema: 1\nkind: [file\n", ("bad.mlvc:", "not valid YAML")),
+        ("- just\n- a list\n", ("bad.mlvc", "not a pointer file")),
+        (_pointer(h="abc123"), ("bad.mlvc", "'abc123'", "32 lowercase hex")),
+        (_pointer(h=VALID_HASH + "00"), ("bad.mlvc", "not an xxh3-128 hash")),
+        (_pointer(kind="blob"), ("bad.mlvc", "kind 'blob'")),
+        ("schema: 7\nkind: file\nhash: " + VALID_HASH + "\n", ("bad.mlvc", "schema 7")),
+        (b"\xff\xfe\x00garbage", ("bad.mlvc", "not a text file")),
+    ],
+)
+def test_bad_pointer_files(repo: Path, mlvc, text, needles) -> None:
+    p = repo / "bad.mlvc"
+    (p.write_bytes if isinstance(text, bytes) else p.write_text)(text)
+    for cmd in (("status",), ("checkout", "bad")):
+        assert_clean_error(mlvc(*cmd, check=False), *needles)
+
+
+def test_bad_pointer_stops_commit_and_full_checkout(repo: Path, mlvc) -> None:
+    (repo / "bad.mlvc").write_text(_pointer(h="abc123"))
+    for cmd in (("checkout",), ("commit",)):
+        assert_clean_error(mlvc(*cmd, check=False), "bad.mlvc", "'abc123'")
+
+
+def test_pointer_to_object_missing_from_the_cache(repo: Path, mlvc) -> None:
+    (repo / "lost.bin.mlvc").write_text(_pointer())
+    r = mlvc("checkout", "lost.bin", check=False)
+    assert_clean_error(r, "lost.bin", VALID_HASH, "not in the cache")
+    assert not (repo / "lost.bin").exists()
+    (repo / "lostdir.mlvc").write_text(_pointer(kind="tree"))
+    assert_clean_error(mlvc("checkout", "lostdir", check=False), "lostdir", VALID_HASH, "not in the cache")
+
+
+def test_bad_config(repo: Path, mlvc) -> None:
+    set_link(repo, "teleport")
+    (repo / "f").write_text("f")
+    assert_clean_error(mlvc("add", "f", check=False), ".mlvc/config", "core.link", "teleport")
+
+
+# -- init and usage ------------------------------------------------------------------------------
+
+
+def test_init_twice_and_inside_git(repo: Path, mlvc) -> None:
+    before = (repo / ".mlvc/config").read_text()
+    assert_clean_error(mlvc("init", check=False), "already an mlvc repository")
+    assert (repo / ".mlvc/config").read_text() == before
+    r = run_mlvc("init", cwd=repo / ".git", check=False)
+    assert_clean_error(r, ".git", "inside a .git folder")
+    assert not (repo / ".git/.mlvc").exists()
+
+
+def test_init_creates_git_repository(tmp_path: Path) -> None:
+    run_mlvc("init", cwd=tmp_path)
+    assert (tmp_path / ".git").is_dir() and (tmp_path / ".mlvc/config").is_file()
+    # the real git binary accepts it, and ignores what must not be committed
+    status = git("status", "--porcelain", "--untracked-files=all", cwd=tmp_path)
+    assert ".mlvc/config" in status and ".mlvc/cache" not in status and ".mlvc/tmp" not in status
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("no-such-command",), ("add",), ("add", "--link", "teleport", "x"), ("status", "--no-such-option"), ("gc", "x")],
+)
+def test_usage_errors_exit_2(repo: Path, mlvc, args) -> None:
+    r = mlvc(*args, check=False)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr and r.stderr.strip()
+
+
+def test_verbose_shows_the_traceback(repo: Path, mlvc) -> None:
+    r = mlvc("--verbose", "add", "missing", check=False)
+    assert r.returncode == 1 and "Traceback" in r.stderr and "missing: no such file" in r.stderr
+
+
+# -- a file that changes while it is hashed (in-process, deterministic) ---------------------------
+
+
+def _open(root: Path) -> Repo:
+    return Repo.find(str(root))
+
+
+@pytest.mark.parametrize("link", ["copy", "hardlink", "symlink", "reflink"])
+def test_file_changing_while_hashed(repo: Path, monkeypatch, link: str) -> None:
+    from mlvc.workspace import scan
+
+    build(repo / "data", {"a.bin": b"a" * 100, "victim.bin": b"original content", "z.bin": b"z"})
+    victim = repo / "data/victim.bin"
+    real_bytes, real_file = scan.hash_bytes, scan.hash_file
+
+    def meddle() -> None:
+        if victim.read_bytes() == b"original content":
+            with open(victim, "ab") as f:
+                f.write(b" and more written meanwhile")
+
+    def hash_bytes(data: bytes) -> str:
+        h = real_bytes(data)
+        if data == b"original content":
+            meddle()
+        return h
+
+    def hash_file(path) -> str:
+        h = real_file(path)
+        if os.fspath(path) == str(victim):
+            meddle()
+        return h
+
+    monkeypatch.setattr(scan, "hash_bytes", hash_bytes)
+    monkeypatch.setattr(scan, "hash_file", hash_file)
+    r = _open(repo)
+    try:
+        with pytest.raises(FileChangedError, match=r"data/victim.bin: file changed while it was being hashed"):
+            add_mod.add(r, ["data"], link_type=link)
+    finally:
+        r.close()
+    assert not (repo / "data.mlvc").exists()
+    assert corrupt_objects(repo) == [], "an object was stored under the hash of content that changed"
+    assert victim.read_bytes() == b"original content and more written meanwhile"
+    monkeypatch.undo()
+    r = _open(repo)
+    try:  # a rerun, with the file quiet again, succeeds
+        add_mod.add(r, ["data"], link_type=link)
+    finally:
+        r.close()
+    assert corrupt_objects(repo) == []
+
+
+# -- a full disk -------------------------------------------------------------------------------------
+
+
+def _enospc(*_args, **_kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize(
+    ("link", "size"),
+    [("copy", 1000), ("copy", 5 << 20), ("reflink", 5 << 20), ("hardlink", 5 << 20)],
+)
+def test_full_disk_keeps_no_partial_object(repo: Path, monkeypatch, link: str, size: int) -> None:
+    (repo / "big.bin").write_bytes(os.urandom(1024) * (size // 1024) + b"tail")
+    real_write = os.write
+    state = {"n": 0}
+
+    def write_then_fail(fd, data):  # the first chunk lands, then the disk is full
+        state["n"] += 1
+        if state["n"] > 1:
+            _enospc()
+        return real_write(fd, bytes(data)[: max(1, len(data) // 2)])
+
+    monkeypatch.setattr(os, "write", write_then_fail)
+    monkeypatch.setattr(os, "copy_file_range", _enospc)
+    monkeypatch.setattr(os, "link", _enospc)
+    r = _open(repo)
+    try:
+        with pytest.raises(DiskFullError, match="no space left on device writing .*\\.mlvc/cache"):
+            add_mod.add(r, ["big.bin"], link_type=link)
+    finally:
+        monkeypatch.undo()
+        r.close()
+    assert cache_objects(repo) == set() or corrupt_objects(repo) == []
+    assert tmp_leftovers(repo) == []
+    assert not (repo / "big.bin.mlvc").exists()
+
+
+def test_full_disk_on_a_real_tiny_filesystem(repo: Path, mlvc, tmp_path: Path) -> None:
+    """The cache on a 1 MiB tmpfs: adding 3 MiB fails clearly and leaves nothing partial behind."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True
+    ).returncode == 0
+    if not mounted:
+        pytest.skip("mounting a tmpfs needs root (the monkeypatched test above covers this path)")
+    try:
+        with open(repo / ".mlvc/config", "a") as f:
+            f.write(f"\n[cache]\ndir = {mnt}\n")
+        build(repo / "data", {f"f{i}": os.urandom(300_000) for i in range(10)})
+        for link in ("copy", "reflink"):
+            r = mlvc("add", "--link", link, "data", check=False)
+            assert_clean_error(r, "no space left on device", str(mnt))
+            assert tmp_leftovers(repo) == [] and not any(".mlvc-tmp-" in p.name for p in mnt.rglob("*"))
+            assert corrupt_objects_at(mnt) == []
+            assert not (repo / "data.mlvc").exists()
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def corrupt_objects_at(cache: Path) -> list[str]:
+    from mlvc.hashing import hash_file
+
+    bad = []
+    for p in cache.rglob("*"):
+        if p.is_file() and hash_file(p) != p.parent.name + p.name:
+            bad.append(str(p))
+    return bad
