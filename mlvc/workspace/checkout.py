@@ -8,7 +8,7 @@ import stat as stat_mod
 from dataclasses import dataclass, field
 
 from mlvc import links
-from mlvc.errors import ObjectMissingError
+from mlvc.errors import ObjectMissingError, PathError
 from mlvc.pointer import Pointer
 from mlvc.progress import NULL, Progress
 from mlvc.tree import TREE, Entry
@@ -77,8 +77,24 @@ class Checkout:
         result.refused = plan.refused
         if plan.refused:
             return result
+        self._check_inside(plan)
         self._apply(plan, result)
         return result
+
+    def _check_inside(self, plan: _Plan) -> None:
+        """Refuse, before writing anything, a plan whose folders lead out of the repo through a symlink."""
+        root = os.path.realpath(self.repo.root)
+        seen: set[str] = set()
+        for path in [p for p, _ in plan.writes] + plan.deletes + plan.mkdirs:
+            parent = os.path.dirname(path)
+            if parent in seen:
+                continue
+            seen.add(parent)
+            real = os.path.realpath(parent)
+            if real != root and not real.startswith(root + os.sep):
+                rel = os.path.relpath(parent, self.repo.root)
+                raise PathError(f"{rel}: leads outside the repository (to {real}) through a symbolic link; "
+                                "refusing to write there")
 
     def _scan_current(self, rel: str) -> FileNode | DirNode | None:
         if not os.path.lexists(self.repo.abs(rel)):
