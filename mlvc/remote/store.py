@@ -313,7 +313,6 @@ def storage_options(cfg: RemoteConfig) -> dict[str, object]:
             opts["client_kwargs"] = client
         # Fail over a dead endpoint in seconds, not minutes; our own retry loop backs off on top.
         opts["config_kwargs"] = {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 2}}
-        opts["retries"] = 2
         return opts
     out: dict[str, object] = {}
     rename = {"user": "username", "keyfile": "key_filename"}
