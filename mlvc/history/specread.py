@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from mlvc.errors import MlvcError
 
 PIPELINE_FILES = ("mlvc.yaml", "dvc.yaml")
-LOCK_FILES = {"mlvc.yaml": "mlvc.lock", "dvc.yaml": "dvc.lock"}
+LOCK_FILES = ("mlvc.lock", "dvc.lock")  # mlvc writes mlvc.lock for a dvc.yaml too; DVC's own lock is read
 DEFAULT_PARAMS = "params.yaml"
 
 Reader = Callable[[str], "bytes | None"]
@@ -29,12 +29,15 @@ class Declared:
     pipeline_file: str | None = None
     metrics: list[str] = field(default_factory=list)
     params: dict[str, set[str] | None] = field(default_factory=dict)
-    tolerances: dict[str, float] = field(default_factory=dict)  # metric key -> absolute tolerance
+    tolerances: dict[str, float] = field(default_factory=dict)  # key, `file:*` or `*` -> absolute tolerance
     stages: dict[str, dict] = field(default_factory=dict)  # raw stage mappings by name
 
-    @property
-    def lock_file(self) -> str | None:
-        return LOCK_FILES.get(self.pipeline_file or "")
+    def tolerance(self, path: str, key: str) -> float:
+        """The absolute tolerance for metric `key` of file `path` (0 when none is declared)."""
+        for name in (f"{path}:{key}", key, f"{path}:*", "*"):
+            if name in self.tolerances:
+                return self.tolerances[name]
+        return 0.0
 
 
 _CACHE: dict[bytes, Declared] = {}
@@ -79,12 +82,22 @@ def _parse(name: str, data: bytes) -> Declared:
             _add_metric(result, wdir, entry)
         for entry in _as_list(body.get("params")):
             _add_params(result, wdir, entry)
-        tol = body.get("tolerance") or body.get("tolerances")
-        if isinstance(tol, dict):
-            for key, value in tol.items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    result.tolerances[str(key)] = float(value)
+        _add_tolerances(result, body.get("meta"), None)
     return result
+
+
+def _add_tolerances(result: Declared, meta: object, keys: list[str] | None) -> None:
+    """`meta: {tolerance: {acc: 0.01}}` (per key) or `meta: {tolerance: 0.01}` (every key of that metrics file).
+
+    DVC's free-form `meta:` keeps the pipeline file valid for DVC and for mlvc's validator.
+    """
+    tol = meta.get("tolerance") if isinstance(meta, dict) else None
+    if isinstance(tol, dict):
+        for key, value in tol.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                result.tolerances[str(key)] = abs(float(value))
+    elif isinstance(tol, (int, float)) and not isinstance(tol, bool):
+        result.tolerances["*" if keys is None else keys[0]] = abs(float(tol))
 
 
 def _as_list(value: object) -> list:
@@ -111,11 +124,8 @@ def _add_metric(result: Declared, wdir: str, entry: object) -> None:
     full = _join(wdir, path)
     if full and full not in result.metrics:
         result.metrics.append(full)
-    tol = options.get("tolerance") if isinstance(options, dict) else None
-    if isinstance(tol, dict):
-        for key, value in tol.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                result.tolerances[str(key)] = float(value)
+    if full:
+        _add_tolerances(result, options.get("meta"), [full + ":*"])
 
 
 def _add_params(result: Declared, wdir: str, entry: object) -> None:

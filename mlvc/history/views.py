@@ -173,6 +173,9 @@ class View:
     def snapshot(self):  # a revision.Snapshot for tracked data (None for the workspace)
         return None
 
+    def pointer_files(self) -> list[tuple[str, bytes]]:  # (path, bytes) of every `*.mlvc` pointer
+        raise NotImplementedError
+
     def declared(self) -> Declared:
         return specread.declared(self.read)
 
@@ -196,6 +199,20 @@ class CommitView(View):
 
     def read(self, rel: str) -> bytes | None:
         return self.history.read_at(self.commit, rel)
+
+    def pointer_files(self) -> list[tuple[str, bytes]]:
+        from mlvc import pointer as pointers
+
+        hist = self.history
+        tree = hist.commit(self.commit).tree
+        if hist.prefix:
+            from dulwich.object_store import tree_lookup_path
+
+            try:
+                _mode, tree = tree_lookup_path(hist.git.object_store.__getitem__, tree, hist.prefix.strip("/").encode())
+            except KeyError:
+                return []
+        return list(gitrepo.iter_files(hist.git, tree, lambda p: p.endswith(pointers.SUFFIX)))
 
     def snapshot(self):
         if self._snap is None:
@@ -221,6 +238,14 @@ class WorkspaceView(View):
 
     def __init__(self, repo) -> None:
         self.repo = repo
+
+    def pointer_files(self) -> list[tuple[str, bytes]]:
+        from mlvc.workspace.tracked import find_pointer_files
+
+        return [(rel, self.read(rel) or b"") for rel in find_pointer_files(self.repo.root)]
+
+    def _tracked_bytes(self, rel: str) -> bytes | None:
+        return None  # the workspace file itself was read already (or is missing)
 
     def read(self, rel: str) -> bytes | None:
         try:
