@@ -22,6 +22,7 @@ def register(app: typer.Typer) -> None:
             from mlvc.cli.push import remote_status
 
             return remote_status(paths, remote_name, as_json)
+        from mlvc.cli.repro import pipeline_status, print_pipeline_status
         from mlvc.workspace import status as status_mod
         from mlvc.workspace import tracked
 
@@ -29,11 +30,19 @@ def register(app: typer.Typer) -> None:
             targets = [repo.rel(p, must_exist=False) for p in paths] if paths else None
             ptrs = tracked.load_pointers(repo.root, targets)
             results = status_mod.status(repo, ptrs, progress=common.progress())
+            stages, stage_error = pipeline_status(repo) if not paths else (None, None)
         if as_json:
-            common.emit_json({"paths": [r.to_dict() for r in results]})
+            doc: dict[str, object] = {"paths": [r.to_dict() for r in results]}
+            if stages is not None:
+                doc["stages"] = stages
+                if stage_error:
+                    doc["pipeline_error"] = stage_error
+            common.emit_json(doc)
             return
+        print_pipeline_status(stages, stage_error)
         if not results:
-            common.out("No tracked paths. Track data with `mlvc add PATH`.")
+            if stages is None:
+                common.out("No tracked paths. Track data with `mlvc add PATH`.")
             return
         con = common.console()
         for r in results:

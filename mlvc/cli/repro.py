@@ -1,0 +1,139 @@
+"""`mlvc repro`: run the stale stages of the pipeline, in dependency order, and say why."""
+
+from __future__ import annotations
+
+import typer
+
+from mlvc.cli import common
+
+LABELS = {
+    "ran": "ran",
+    "restored": "restored from the cache",
+    "run-cache": "restored from the run cache",
+    "up-to-date": "up to date",
+    "frozen": "frozen, not checked",
+    "failed": "FAILED",
+    "skipped": "skipped",
+    "would run": "would run",
+    "would restore": "would restore from the cache",
+}
+
+
+class TextListener:
+    """Says what happens to each stage as it happens (stdout, or nothing with --json)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def starting(self, stage, decision, how: str) -> None:
+        if not self.enabled or how != "run":
+            return
+        cmd = stage.cmds[0] + (f" (+{len(stage.cmds) - 1} more)" if len(stage.cmds) > 1 else "")
+        common.out(f"Running stage '{stage.name}' ({'; '.join(decision.reasons)}):\n> {cmd}")
+
+    def finished(self, result) -> None:
+        if not self.enabled or result.action == "ran":
+            return
+        if result.action == "up-to-date":
+            common.out(f"Stage '{result.name}' is up to date.")
+        elif result.action in ("restored", "run-cache"):
+            common.out(f"Stage '{result.name}': {LABELS[result.action]} ({'; '.join(result.reasons)}).")
+        elif result.action == "skipped":
+            common.out(f"Stage '{result.name}' skipped: {'; '.join(result.reasons)}.")
+
+
+def stage_line(name: str, action: str, reasons: list[str]) -> str:
+    why = f": {'; '.join(reasons)}" if reasons else ""
+    return f"{name}: {LABELS.get(action, action)}{why}"
+
+
+def install_sigterm() -> None:
+    """SIGTERM ends a repro like Ctrl-C: the running command's process group first."""
+    import signal
+
+    def _raise(_sig, _frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, _raise)
+    except ValueError:
+        pass  # not the main thread (embedded use): leave signals alone
+
+
+def reproduce(repo, opts, as_json: bool):
+    from mlvc.pipeline.repro import Reproducer
+
+    listener = TextListener(enabled=not as_json)
+    rep = Reproducer(repo, listener=listener, progress=common.progress(), stdout_to_stderr=as_json)
+    return rep.run(opts)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def repro(
+        targets: list[str] = typer.Argument(None, help="Stages (or outs) to reproduce; default: the whole pipeline."),
+        force: bool = typer.Option(False, "--force", "-f", help="Run the selected stages even if nothing changed."),
+        single: bool = typer.Option(False, "--single-item", "-s", help="Only the targets, not their upstream."),
+        downstream: bool = typer.Option(False, "--downstream", help="The targets and every stage after them."),
+        dry: bool = typer.Option(False, "--dry", help="Say what would run and why; run and write nothing."),
+        keep_going: bool = typer.Option(
+            False, "--keep-going", "-k", help="After a failure, go on with stages that do not depend on it."
+        ),
+        no_run_cache: bool = typer.Option(False, "--no-run-cache", help="Do not restore outs from earlier runs."),
+        jobs: int = typer.Option(1, "--jobs", "-j", help="Stages at once (accepted; runs one at a time for now)."),
+        as_json: bool = common.JsonOpt,
+    ) -> None:
+        """Reproduce the pipeline: run only the stages whose inputs changed, in dependency order."""
+        from mlvc.pipeline.repro import Options
+
+        opts = Options(targets or None, force, single, downstream, dry, keep_going, not no_run_cache)
+        install_sigterm()
+        with common.open_repo(mutating=not dry) as repo:
+            results = reproduce(repo, opts, as_json)
+        if as_json:
+            common.emit_json({"stages": [r.to_dict() for r in results]})
+            return
+        if dry:
+            for r in results:
+                common.out(stage_line(r.name, r.action, r.reasons))
+            return
+        done = [r for r in results if r.action in ("ran", "restored", "run-cache")]
+        if not done:
+            common.out("Everything is up to date.")
+        elif any(r.action in ("ran", "run-cache") for r in done):
+            common.out("Updated mlvc.lock. To track the changes with git: git add mlvc.lock .gitignore")
+
+
+# -- `mlvc status` section ---------------------------------------------------------
+def pipeline_status(repo) -> tuple[list[dict[str, object]] | None, str | None]:
+    """(stale stages with reasons, error) for `mlvc status`; (None, None) when there is no pipeline."""
+    from mlvc.errors import MlvcError
+    from mlvc.pipeline import spec
+    from mlvc.pipeline.repro import Reproducer
+
+    if spec.find(repo.root) is None:
+        return None, None
+    try:
+        decisions = Reproducer(repo, progress=common.progress()).plan()
+    except MlvcError as exc:
+        return [], str(exc)
+    return [d.to_dict() for d in decisions if d.action != "up-to-date"], None
+
+
+def print_pipeline_status(stages: list[dict[str, object]] | None, error: str | None) -> None:
+    if stages is None:
+        return
+    con = common.console()
+    if error:
+        con.print(f"[red]pipeline:[/red] {error}", markup=True)
+        return
+    from rich.markup import escape
+
+    for s in stages:
+        action = str(s["action"])
+        color = {"run": "yellow", "restore": "red", "frozen": "dim"}.get(action, "white")
+        label = {"run": "stale", "restore": "missing"}.get(action, action)
+        why = "; ".join(s["reasons"])  # type: ignore[arg-type]
+        con.print(f"[{color}]{label:>9}[/{color}]  stage {escape(str(s['name']))}: {escape(why)}")
+    if not any(s["action"] in ("run", "restore") for s in stages):
+        con.print("Pipeline stages are up to date.")

@@ -1,0 +1,181 @@
+"""`mlvc.lock`: per stage, what it last ran with and produced. Committed to git.
+
+    schema: 1
+    stages:
+      train:
+        cmd: python train.py
+        deps:
+          - path: data/train.csv
+            kind: file
+            hash: "0f3c..."
+            size: 1024
+            files: 1
+        params:
+          params.yaml:
+            lr: 0.01
+        outs:
+          - path: model.pkl
+            kind: file
+            hash: ...
+            size: 52
+            files: 1
+        # then, when the stage sets them: image, env, resources, checks (and wdir)
+
+Outs with `cache: false` carry `cache: false`. Written atomically (temp file + rename), in
+the pipeline file's stage order, by a small emitter of our own: deterministic, and no YAML
+library on the hot path of a no-op repro.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlvc.errors import PipelineError
+from mlvc.hashing import is_hash
+from mlvc.links import write_bytes_atomic
+from mlvc.pointer import Ref
+from mlvc.tree import KINDS
+
+NAME = "mlvc.lock"
+SCHEMA = 1
+HEADER = "# mlvc.lock: what each stage last ran with and produced (written by mlvc repro; commit it)\n"
+SETTING_KEYS = ("cmd", "wdir", "image", "env", "resources", "checks")
+_PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./@+\-]*$")
+_KEYWORDS = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "nan", "inf"}
+
+
+@dataclass(frozen=True)
+class LockedOut:
+    ref: Ref
+    cache: bool = True
+
+
+@dataclass
+class LockEntry:
+    settings: dict[str, Any]  # cmd, and wdir/image/env/resources/checks when set
+    deps: dict[str, Ref] = field(default_factory=dict)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outs: dict[str, LockedOut] = field(default_factory=dict)
+
+
+@dataclass
+class Lock:
+    stages: dict[str, LockEntry] = field(default_factory=dict)
+
+
+# -- reading ----------------------------------------------------------------------
+def read(root: str, name: str = NAME) -> Lock:
+    path = os.path.join(root, name)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return Lock()
+    return parse(text, name)
+
+
+def parse(text: str, where: str = NAME) -> Lock:
+    from mlvc.pipeline.params import load_yaml
+
+    doc = load_yaml(text, where)
+    if doc is None:
+        return Lock()
+    if not isinstance(doc, dict) or not isinstance(doc.get("stages", {}), dict):
+        raise PipelineError(f"{where}: not an mlvc lock file (expected `schema:` and `stages:`)")
+    if doc.get("schema") != SCHEMA:
+        raise PipelineError(f"{where}: unsupported lock schema {doc.get('schema')!r} (this mlvc reads {SCHEMA})")
+    lock = Lock()
+    for name, body in (doc.get("stages") or {}).items():
+        if not isinstance(body, dict):
+            raise PipelineError(f"{where}: stage {name!r} is not a mapping")
+        settings = {k: body[k] for k in SETTING_KEYS if k in body}
+        entry = LockEntry(settings, params={str(f): dict(v or {}) for f, v in (body.get("params") or {}).items()})
+        for item in body.get("deps") or []:
+            entry.deps[item["path"]] = _ref(item, where, name)
+        for item in body.get("outs") or []:
+            entry.outs[item["path"]] = LockedOut(_ref(item, where, name), bool(item.get("cache", True)))
+        lock.stages[str(name)] = entry
+    return lock
+
+
+def _ref(item: Any, where: str, stage: str) -> Ref:
+    try:
+        h, kind = item["hash"], item.get("kind", "file")
+        if not is_hash(h) or kind not in KINDS:
+            raise ValueError
+        return Ref(h, kind, int(item.get("size", 0)), int(item.get("files", 1)))
+    except (KeyError, TypeError, ValueError):
+        raise PipelineError(f"{where}: stage {stage!r}: bad entry {item!r}") from None
+
+
+def refs(text: str, where: str = NAME) -> list[Ref]:
+    """Cached outs named in a lock file: what gc and push must keep."""
+    lock = parse(text, where)
+    return [o.ref for e in lock.stages.values() for o in e.outs.values() if o.cache]
+
+
+# -- writing ----------------------------------------------------------------------
+def write(root: str, lock: Lock, order: list[str], name: str = NAME) -> None:
+    """Write stages in `order` (the pipeline's), then any others, atomically."""
+    names = [n for n in order if n in lock.stages] + sorted(n for n in lock.stages if n not in order)
+    lines = [HEADER, f"schema: {SCHEMA}\n", "stages:\n" if names else "stages: {}\n"]
+    for n in names:
+        lines.append(f"  {_key(n)}:\n")
+        lines.extend(_entry(lock.stages[n]))
+    write_bytes_atomic(os.path.join(root, name), "".join(lines).encode("utf-8"))
+
+
+def _entry(e: LockEntry) -> list[str]:
+    out: list[str] = []
+    s = e.settings
+    out.append(f"    cmd: {_value(s['cmd'])}\n")
+    if s.get("wdir"):
+        out.append(f"    wdir: {_value(s['wdir'])}\n")
+    if e.deps:
+        out.append("    deps:\n")
+        for path, ref in e.deps.items():
+            out.extend(_ref_lines(path, ref))
+    if e.params:
+        out.append("    params:\n")
+        for file, values in e.params.items():
+            out.append(f"      {_key(file)}:" + (" {}\n" if not values else "\n"))
+            out.extend(f"        {_key(k)}: {_value(v)}\n" for k, v in values.items())
+    if e.outs:
+        out.append("    outs:\n")
+        for path, lo in e.outs.items():
+            out.extend(_ref_lines(path, lo.ref))
+            if not lo.cache:
+                out.append("        cache: false\n")
+    for key in ("image", "env", "resources", "checks"):
+        if s.get(key) is not None:
+            out.append(f"    {key}: {_value(s[key])}\n")
+    return out
+
+
+def _ref_lines(path: str, ref: Ref) -> list[str]:
+    return [
+        f"      - path: {_value(path)}\n",
+        f"        kind: {ref.kind}\n",
+        f"        hash: {_value(ref.hash)}\n",
+        f"        size: {ref.size}\n",
+        f"        files: {ref.files}\n",
+    ]
+
+
+def _key(k: str) -> str:
+    return k if _PLAIN.match(k) and k.lower() not in _KEYWORDS else json.dumps(k, ensure_ascii=False)
+
+
+def _value(v: Any) -> str:
+    """One YAML scalar or flow collection; JSON is valid YAML for everything we write."""
+    if isinstance(v, str):
+        return _key(v)
+    if isinstance(v, bool) or v is None:
+        return json.dumps(v)
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return ".nan" if v != v else (".inf" if v > 0 else "-.inf")
+    return json.dumps(v, ensure_ascii=False, sort_keys=False)

@@ -1,0 +1,328 @@
+"""Reproduce a pipeline: run what is stale, in dependency order, through an executor.
+
+Per stage, in order: decide (plan.Planner) -> up to date / restore missing outs from the
+cache / replay from the run cache / run the command. After a run the outs are stored in the
+cache like `mlvc add`ed data (cache: false outs are only hashed), git-ignored, and the stage's
+entry is written to mlvc.lock at once, so an interrupted repro leaves a lock that is true for
+every stage it names. A rerun that produces the same bytes changes no downstream dep, so
+the wave stops there.
+
+The serial loop lives in `Reproducer.run`; a parallel scheduler drives the same three steps
+(`decide`, `execute`, `finish`) from its own loop: they are safe to call from worker threads
+as long as a stage is only handed out after all its upstream stages finished.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from mlvc.errors import MlvcError, StageFailedError
+from mlvc.execute.base import Executor, Job, Outcome, get_executor
+from mlvc.pipeline import graph as graph_mod
+from mlvc.pipeline import lockfile, spec
+from mlvc.pipeline.lockfile import LockedOut, LockEntry
+from mlvc.pipeline.params import ParamsReader
+from mlvc.pipeline.plan import FROZEN, OK, RESTORE, RUN, Decision, Hasher, Planner
+from mlvc.pipeline.runcache import RunCache
+from mlvc.pointer import Pointer
+from mlvc.progress import NULL, Progress
+
+# StageResult.action values
+RAN, RESTORED, REPLAYED, UP_TO_DATE, SKIPPED_FROZEN, FAILED, SKIPPED, WOULD_RUN, WOULD_RESTORE = (
+    "ran", "restored", "run-cache", "up-to-date", "frozen", "failed", "skipped", "would run", "would restore",
+)  # fmt: skip
+
+
+@dataclass
+class StageResult:
+    name: str
+    action: str
+    reasons: list[str] = field(default_factory=list)
+    returncode: int | None = None
+    stderr_tail: str = ""
+    duration_s: float = 0.0
+    changed: bool = False  # some out differs from what the lock had
+
+    def to_dict(self) -> dict[str, object]:
+        doc: dict[str, object] = {"name": self.name, "action": self.action, "reasons": self.reasons}
+        if self.returncode is not None:
+            doc["returncode"] = self.returncode
+        if self.action in (RAN, RESTORED, REPLAYED):
+            doc["changed"] = self.changed
+            doc["duration_s"] = round(self.duration_s, 3)
+        return doc
+
+
+class Listener(Protocol):
+    def starting(self, stage: spec.Stage, decision: Decision, how: str) -> None: ...
+
+    def finished(self, result: StageResult) -> None: ...
+
+
+class _Quiet:
+    def starting(self, stage: spec.Stage, decision: Decision, how: str) -> None:
+        pass
+
+    def finished(self, result: StageResult) -> None:
+        pass
+
+
+@dataclass
+class Options:
+    targets: list[str] | None = None
+    force: bool = False
+    single: bool = False
+    downstream: bool = False
+    dry: bool = False
+    keep_going: bool = False
+    run_cache: bool = True
+
+
+class Reproducer:
+    def __init__(
+        self,
+        repo,
+        pipeline: spec.PipelineFile | None = None,
+        executor: Executor | None = None,
+        listener: Listener | None = None,
+        progress: Progress = NULL,
+        stdout_to_stderr: bool = False,
+    ) -> None:
+        self.repo = repo
+        self.pf = pipeline or spec.load(repo.root)
+        self.graph = graph_mod.build(self.pf)
+        self.lock = lockfile.read(repo.root, self.pf.lock_path)
+        self.hasher = Hasher(repo, progress)
+        self.reader = ParamsReader(repo.root)
+        self.planner = Planner(repo, self.graph, self.hasher, self.reader)
+        self.runcache = RunCache(repo)
+        self._executor = executor
+        self.listener = listener or _Quiet()
+        self.progress = progress
+        self.stdout_to_stderr = stdout_to_stderr
+        self._lock_guard = threading.Lock()
+        self._store_scanner = None
+
+    @property
+    def executor(self) -> Executor:
+        if self._executor is None:
+            self._executor = get_executor("local")
+        return self._executor
+
+    # -- planning (status, --dry) ---------------------------------------------
+    def plan(self, targets: list[str] | None = None, single: bool = False, downstream: bool = False,
+             force: bool = False) -> list[Decision]:  # fmt: skip
+        """What a repro would do, without running or writing anything."""
+        names = self.graph.select(targets, single, downstream)
+        self.planner.check_inputs(names)
+        unknown: dict[str, str] = {}
+        decisions = []
+        for name in names:
+            stage = self.graph.stages[name]
+            d = self.planner.decide(stage, self.lock.stages.get(name), force, unknown)
+            if d.action == RUN:
+                unknown.update({o.path: name for o in stage.outs})
+            decisions.append(d)
+        return decisions
+
+    # -- reproducing ------------------------------------------------------------
+    def run(self, opts: Options) -> list[StageResult]:
+        if opts.dry:
+            return [self._dry_result(d) for d in self.plan(opts.targets, opts.single, opts.downstream, opts.force)]
+        names = self.graph.select(opts.targets, opts.single, opts.downstream)
+        self.planner.check_inputs(names)
+        results: dict[str, StageResult] = {}
+        blocked: set[str] = set()
+        try:
+            for name in names:
+                failed_up = sorted(self.graph.upstream[name] & blocked)
+                if failed_up:
+                    blocked.add(name)
+                    results[name] = StageResult(name, SKIPPED, [f"upstream {failed_up[0]!r} failed"])
+                    self.listener.finished(results[name])
+                    continue
+                result = self.reproduce_one(name, opts)
+                results[name] = result
+                if result.action == FAILED:
+                    blocked.add(name)
+                    if not opts.keep_going:
+                        raise _failure(self.graph.stages[name], result)
+            failures = [r for r in results.values() if r.action == FAILED]
+            if failures:
+                raise _failure(self.graph.stages[failures[0].name], failures[0], len(failures))
+        finally:
+            self.repo.stat_cache.flush()
+        return [results[n] for n in names if n in results]
+
+    def reproduce_one(self, name: str, opts: Options) -> StageResult:
+        stage = self.graph.stages[name]
+        entry = self.lock.stages.get(name)
+        d = self.planner.decide(stage, entry, opts.force)
+        if d.action in (OK, FROZEN):
+            result = StageResult(name, UP_TO_DATE if d.action == OK else SKIPPED_FROZEN, d.reasons)
+            self.listener.finished(result)
+            return result
+        start = time.monotonic()
+        if d.action == RESTORE and entry is not None:
+            self.listener.starting(stage, d, "restore")
+            if self._checkout(stage, {p: entry.outs[p] for p in d.missing}):
+                result = StageResult(name, RESTORED, d.reasons, duration_s=time.monotonic() - start)
+                self.listener.finished(result)
+                return result
+        key = RunCache.key(stage, d.deps, d.params) if opts.run_cache and not opts.force else None
+        if key is not None:
+            cached = self.runcache.get(key)
+            if cached is not None and self._replay(stage, d, cached):
+                self.listener.starting(stage, d, "run-cache")
+                changed = self._record(stage, d, cached)
+                result = StageResult(name, REPLAYED, d.reasons, duration_s=time.monotonic() - start, changed=changed)
+                self.listener.finished(result)
+                return result
+        self.listener.starting(stage, d, "run")
+        outcome = self.execute(stage, d)
+        result = self.finish(stage, d, outcome, key, opts.run_cache)
+        result.duration_s = time.monotonic() - start
+        self.listener.finished(result)
+        return result
+
+    def execute(self, stage: spec.Stage, d: Decision) -> Outcome:
+        """Make room for the outs (keeping their bytes safe in the cache) and run the command."""
+        self._secure_outs(stage)
+        for out in stage.outs:
+            if not out.persist:
+                _remove(self.repo.abs(out.path))
+            self.hasher.invalidate(out.path)
+        for out in stage.outs:  # a command may expect an out's folder to exist, as in DVC
+            os.makedirs(os.path.dirname(self.repo.abs(out.path)), exist_ok=True)
+        job = Job(
+            name=stage.name,
+            cmds=stage.cmds,
+            wdir=self.repo.abs(stage.wdir) if stage.wdir else self.repo.root,
+            env=stage.env,
+            resources=stage.resources,
+            image=stage.image,
+            stdout_to_stderr=self.stdout_to_stderr,
+        )
+        return self.executor.run(job)
+
+    def finish(self, stage: spec.Stage, d: Decision, outcome: Outcome, key: str | None,
+               use_run_cache: bool = True) -> StageResult:  # fmt: skip
+        """Record a finished command: store its outs and write the lock, or record nothing."""
+        if not outcome.ok:
+            if outcome.interrupted:
+                raise KeyboardInterrupt
+            return StageResult(stage.name, FAILED, d.reasons, outcome.returncode, outcome.stderr_tail)
+        missing = [o.path for o in stage.outs if not os.path.lexists(self.repo.abs(o.path))]
+        if missing:
+            return StageResult(
+                stage.name, FAILED, d.reasons, 0, f"the command succeeded but did not create {', '.join(missing)}"
+            )
+        outs = self._store_outs(stage, for_run_cache=key is not None)
+        changed = self._record(stage, d, outs)
+        if key is not None and use_run_cache:
+            self.runcache.put(key, stage.name, outs)
+        return StageResult(stage.name, RAN, d.reasons, 0, outcome.stderr_tail, changed=changed)
+
+    # -- outs -------------------------------------------------------------------
+    def _scanner(self):
+        if self._store_scanner is None:
+            from mlvc.workspace.scan import Scanner
+
+            self._store_scanner = Scanner(self.repo, store=True, progress=self.progress)
+        return self._store_scanner
+
+    def _secure_outs(self, stage: spec.Stage) -> None:
+        """Before a command replaces cached outs, make sure their current bytes are in the cache:
+        nothing that exists only in the workspace is lost, whatever the command does."""
+        for out in stage.outs:
+            if out.cache and os.path.exists(self.repo.abs(out.path)):
+                self._scanner().scan(out.path)
+
+    def _store_outs(self, stage: spec.Stage, for_run_cache: bool) -> dict[str, LockedOut]:
+        from mlvc.workspace.link import link_node
+        from mlvc.workspace.scan import Scanner
+        from mlvc.workspace.tracked import gitignore_add
+
+        outs: dict[str, LockedOut] = {}
+        for out in stage.outs:
+            self.hasher.invalidate(out.path)
+            if out.cache:
+                scanner = self._scanner()
+                ref, node = scanner.scan(out.path)
+                link_node(self.repo, node, scanner.link_type)
+                gitignore_add(self.repo.root, out.path)
+            elif for_run_cache:  # small files (metrics) kept as objects so a replay can restore them
+                ref = Scanner(self.repo, store=True, link_type="copy").scan(out.path)[0]
+            else:
+                ref = self.hasher.ref(out.path)
+                assert ref is not None
+            self.hasher.remember(out.path, ref)
+            outs[out.path] = LockedOut(ref, out.cache)
+        return outs
+
+    def _checkout(self, stage: spec.Stage, outs: dict[str, LockedOut]) -> bool:
+        """Link `outs` back from the cache; False when some object is not there."""
+        from mlvc.workspace.checkout import Checkout
+        from mlvc.workspace.tracked import gitignore_add
+
+        ptrs = [Pointer(p, o.ref) for p, o in outs.items()]
+        try:
+            results = Checkout(self.repo, progress=self.progress).run(ptrs)
+        except MlvcError:
+            return False
+        ok = all(r.missing is None and not r.refused for r in results)
+        for p, o in outs.items():
+            self.hasher.invalidate(p)
+            if ok:
+                self.hasher.remember(p, o.ref)
+            if o.cache:
+                gitignore_add(self.repo.root, p)
+        return ok
+
+    def _replay(self, stage: spec.Stage, d: Decision, cached: dict[str, LockedOut]) -> bool:
+        if set(cached) != {o.path for o in stage.outs}:
+            return False
+        if not all(self.repo.objects.has(o.ref.hash) for o in cached.values()):
+            return False
+        self._secure_outs(stage)
+        return self._checkout(stage, cached)
+
+    def _record(self, stage: spec.Stage, d: Decision, outs: dict[str, LockedOut]) -> bool:
+        entry = LockEntry(stage.settings(), dict(d.deps), d.params, dict(outs))
+        with self._lock_guard:
+            old = self.lock.stages.get(stage.name)
+            self.lock.stages[stage.name] = entry
+            self.lock.stages = {n: e for n, e in self.lock.stages.items() if n in self.pf.stages}
+            lockfile.write(self.repo.root, self.lock, list(self.pf.stages), self.pf.lock_path)
+        if old is None:
+            return True
+        return {p: o.ref.hash for p, o in old.outs.items()} != {p: o.ref.hash for p, o in outs.items()}
+
+    def _dry_result(self, d: Decision) -> StageResult:
+        action = {RUN: WOULD_RUN, RESTORE: WOULD_RESTORE, OK: UP_TO_DATE, FROZEN: SKIPPED_FROZEN}[d.action]
+        return StageResult(d.name, action, d.reasons)
+
+
+def _failure(stage: spec.Stage, result: StageResult, count: int = 1) -> StageFailedError:
+    tail = " | ".join(line for line in result.stderr_tail.strip().splitlines()[-3:] if line.strip())
+    more = f" ({count - 1} more failed)" if count > 1 else ""
+    code = f"exit code {result.returncode}" if result.returncode else "failed"
+    detail = f": {tail}" if tail else ""
+    return StageFailedError(
+        f"{stage.where}: stage {stage.name!r} {code}{detail}{more}; nothing recorded for it in mlvc.lock"
+    )
+
+
+def _remove(path: str) -> None:
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
