@@ -23,6 +23,15 @@ def _pointer_refs(path: str, data: bytes) -> list[Ref]:
 ROOT_READERS.append((lambda p: p.endswith(pointers.SUFFIX), _pointer_refs))
 
 
+def _lock_refs(path: str, data: bytes) -> list[Ref]:
+    from mlvc.pipeline import lockfile  # lazy: only gc/push/history read locks
+
+    return lockfile.refs(data.decode("utf-8"), path)
+
+
+ROOT_READERS.append((lambda p: p == "mlvc.lock", _lock_refs))
+
+
 def refs_from_file(path: str, data: bytes) -> list[Ref]:
     for matches, read in ROOT_READERS:
         if matches(path):
