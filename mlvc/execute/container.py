@@ -223,6 +223,7 @@ class ContainerExecutor:
         self._local = LocalExecutor(shell=shell or "/bin/sh")
         self._names: set[str] = set()
         self._guard = threading.Lock()
+        self._interrupted = False
 
     @property
     def engine(self) -> Engine:
@@ -233,6 +234,8 @@ class ContainerExecutor:
     def run(self, job: Job) -> Outcome:
         if not job.image:
             raise ExecutorError(f"stage {job.name!r} has no image: the container backend runs `image:` stages only")
+        if self._interrupted:
+            return Outcome(-15, "", 0.0, True)
         eng = self.engine
         digest = image_digest(job.image, eng)
         name = container_name(job.name)
@@ -245,6 +248,8 @@ class ContainerExecutor:
         finally:
             with self._guard:
                 self._names.discard(name)
+        if self._interrupted and not outcome.ok:  # killed by name before the client saw our signal
+            return replace(outcome, interrupted=True)
         if outcome.returncode in (125, 126, 127) and not outcome.interrupted:
             failure = list(_ENGINE_FAILURE.finditer(outcome.stderr_tail))
             if failure:
@@ -254,6 +259,7 @@ class ContainerExecutor:
 
     def interrupt(self) -> None:
         with self._guard:
+            self._interrupted = True
             names = list(self._names)
         killers = []
         for name in names:
