@@ -39,6 +39,21 @@ def parse(data: bytes, path: str, where: str = "") -> Flat:
     if kind in ("csv", "tsv"):
         return _parse_table(text, "\t" if kind == "tsv" else ",", label)
     doc = _LOADERS[kind](text, label)
+    return _flat_doc(doc, label)
+
+
+def parse_doc(data: bytes, path: str, where: str = "") -> object:
+    """The parsed (not flattened) JSON/YAML/TOML document, for dotted-key lookups."""
+    label = f"{path} at {where}" if where else path
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise MetricsFileError(f"{label}: not UTF-8 text") from None
+    kind = kind_of(path)
+    return _LOADERS["yaml" if kind in ("csv", "tsv") else kind](text, label)
+
+
+def _flat_doc(doc: object, label: str) -> Flat:
     if doc is None:
         return {}
     if not isinstance(doc, Mapping):
