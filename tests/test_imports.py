@@ -1,0 +1,50 @@
+"""Lazy imports (DESIGN principle 4): `mlvc --help` and a no-op `mlvc status` import no s3fs, pyarrow or ray.
+
+Checked the way a user would see it: `python -X importtime -m mlvc ...` in a real subprocess, every
+imported module read from its report. tests/bench/check_imports.py prints the same with timings.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import run_mlvc
+
+FORBIDDEN = ("s3fs", "pyarrow", "ray")
+
+
+def imported(args: list[str], cwd: Path) -> set[str]:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "mlvc", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    mods = set()
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:"):
+            parts = line[len("import time:") :].split("|")
+            if len(parts) == 3 and parts[0].strip().isdigit():
+                mods.add(parts[2].strip())
+    assert mods, "python -X importtime reported nothing"
+    return mods
+
+
+def heavy(mods: set[str]) -> list[str]:
+    return sorted(m for m in mods if m.split(".")[0] in FORBIDDEN)
+
+
+def test_help_and_noop_status_import_no_heavy_modules(repo: Path) -> None:
+    data = repo / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "a.txt").write_text("a")
+    (data / "sub" / "b.txt").write_text("b")
+    run_mlvc("add", "data", cwd=repo)
+    for args in (["--help"], ["status"], ["status", "--json"]):
+        mods = imported(args, repo)
+        assert "mlvc" in mods
+        assert heavy(mods) == [], f"mlvc {' '.join(args)} imported {heavy(mods)}"
