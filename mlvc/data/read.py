@@ -7,6 +7,7 @@ naming the file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -102,16 +103,22 @@ def _csv(f: DataFile) -> Iterator:
     parse = pcsv.ParseOptions(delimiter="\t" if f.fmt == "tsv" else ",")
     convert = pcsv.ConvertOptions(strings_can_be_null=True)
     reader = pcsv.open_csv(f.open(), read_options=read, parse_options=parse, convert_options=convert)
+    names = reader.schema.names
     try:
         yield reader.schema
         yield from reader
     except Exception as exc:
         if "conversion error" in str(exc).lower():
+            text = re.sub(r"CSV column #(\d+)", lambda m: _column_name(names, int(m.group(1))), _first_line(exc))
             raise DataFormatError(
-                f"{f.name}: {_first_line(exc)} (column types are inferred from the first "
-                f"{BLOCK_BYTES >> 20} MiB; a later value does not fit)"
+                f"{f.name}: {text} (column types are inferred from the first {BLOCK_BYTES:,} bytes; "
+                "a later value does not fit)"
             ) from None
         raise
+
+
+def _column_name(names: list[str], i: int) -> str:
+    return f"CSV column {names[i]!r}" if 0 <= i < len(names) else f"CSV column #{i}"
 
 
 def _jsonl(f: DataFile) -> Iterator:
