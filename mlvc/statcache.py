@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable
 
 SCHEMA = 1
@@ -24,12 +25,14 @@ class StatCache:
         self._db: sqlite3.Connection | None = None
         self._pending_files: list[tuple[int, int, int, str]] = []
         self._pending_trees: list[tuple[str, str]] = []
+        # `repro -j N` hashes deps and outs from several threads: one connection, used under this lock.
+        self._guard = threading.RLock()
 
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(
@@ -50,9 +53,10 @@ class StatCache:
         for i in range(0, len(keys), 900):  # SQLite's host-parameter limit
             batch = keys[i : i + 900]
             marks = ",".join("?" * len(batch))
-            rows = self.db.execute(
-                f"SELECT ino, size, mtime, hash FROM files WHERE ino IN ({marks})", batch
-            )
+            with self._guard:
+                rows = self.db.execute(
+                    f"SELECT ino, size, mtime, hash FROM files WHERE ino IN ({marks})", batch
+                ).fetchall()
             for ino, size, mtime, h in rows:
                 st = wanted[ino]
                 if st.st_size == size and st.st_mtime_ns == mtime:
@@ -63,13 +67,18 @@ class StatCache:
         self._pending_files.append((st.st_ino, st.st_size, st.st_mtime_ns, h))
 
     def lookup_tree(self, sig: str) -> str | None:
-        row = self.db.execute("SELECT hash FROM trees WHERE sig = ?", (sig,)).fetchone()
+        with self._guard:
+            row = self.db.execute("SELECT hash FROM trees WHERE sig = ?", (sig,)).fetchone()
         return row[0] if row else None
 
     def record_tree(self, sig: str, h: str) -> None:
         self._pending_trees.append((sig, h))
 
     def flush(self) -> None:
+        with self._guard:
+            self._flush()
+
+    def _flush(self) -> None:
         if not (self._pending_files or self._pending_trees):
             return
         try:
@@ -84,7 +93,8 @@ class StatCache:
         self._pending_trees.clear()
 
     def close(self) -> None:
-        self.flush()
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        with self._guard:
+            self._flush()
+            if self._db is not None:
+                self._db.close()
+                self._db = None

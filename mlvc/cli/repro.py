@@ -42,6 +42,43 @@ class TextListener:
             common.out(f"Stage '{result.name}' skipped: {'; '.join(result.reasons)}.")
 
 
+def resolve_jobs(repo, jobs: int | None) -> int:
+    """-j N; without it `[execute] jobs` from config, else 1; 0 means one per CPU."""
+    from mlvc.errors import ConfigError
+
+    if jobs is None:
+        value = repo.config.get("execute", "jobs") or "1"
+        try:
+            jobs = int(value)
+        except ValueError:
+            raise ConfigError(f"{repo.config.path}: execute.jobs must be a whole number, not {value!r}") from None
+    if jobs < 0:
+        raise ConfigError(f"-j/--jobs must be 0 or more, not {jobs}")
+    if jobs == 0:
+        from mlvc.execute.capacity import detect_cpus
+
+        jobs = detect_cpus()
+    return jobs
+
+
+def runs_on_text(runs_on: dict | None) -> str:
+    """` [container podman localhost/train:1, no network; gpus 1]` for `repro --dry`."""
+    if not runs_on:
+        return ""
+    if runs_on.get("backend") == "container":
+        where = f"container {runs_on.get('engine') or '(no engine found)'} {runs_on.get('image')}"
+        where += ", network" if runs_on.get("network") else ", no network"
+    else:
+        where = str(runs_on.get("backend"))
+    res = runs_on.get("resources") or {}
+    if res:
+        from mlvc.execute.capacity import format_memory
+
+        shown = {k: (format_memory(v) if k == "memory" else v) for k, v in res.items()}
+        where += "; " + ", ".join(f"{k} {v}" for k, v in shown.items())
+    return f" [{where}]"
+
+
 def stage_line(name: str, action: str, reasons: list[str]) -> str:
     why = f": {'; '.join(reasons)}" if reasons else ""
     return f"{name}: {LABELS.get(action, action)}{why}"
@@ -80,7 +117,10 @@ def register(app: typer.Typer) -> None:
             False, "--keep-going", "-k", help="After a failure, go on with stages that do not depend on it."
         ),
         no_run_cache: bool = typer.Option(False, "--no-run-cache", help="Do not restore outs from earlier runs."),
-        jobs: int = typer.Option(1, "--jobs", "-j", help="Stages at once (accepted; runs one at a time for now)."),
+        jobs: int | None = typer.Option(
+            None, "--jobs", "-j",
+            help="Stages at once, within CPU/GPU/memory capacity (default: execute.jobs or 1; 0 = one per CPU).",
+        ),
         as_json: bool = common.JsonOpt,
     ) -> None:
         """Reproduce the pipeline: run only the stages whose inputs changed, in dependency order."""
@@ -89,13 +129,14 @@ def register(app: typer.Typer) -> None:
         opts = Options(targets or None, force, single, downstream, dry, keep_going, not no_run_cache)
         install_sigterm()
         with common.open_repo(mutating=not dry) as repo:
+            opts.jobs = resolve_jobs(repo, jobs)
             results = reproduce(repo, opts, as_json)
         if as_json:
             common.emit_json({"stages": [r.to_dict() for r in results]})
             return
         if dry:
             for r in results:
-                common.out(stage_line(r.name, r.action, r.reasons))
+                common.out(stage_line(r.name, r.action, r.reasons) + runs_on_text(r.runs_on))
             return
         done = [r for r in results if r.action in ("ran", "restored", "run-cache")]
         if not done:

@@ -245,6 +245,9 @@ class ContainerExecutor:
         try:
             # The engine client runs like any local command; the job's env is in its environment for `-e NAME`.
             outcome = self._local.run(replace(job, cmds=(shlex.join(argv),), image=None))
+        except BaseException:  # Ctrl-C in the serial loop: the local backend ended the client; end the container
+            self._kill([name])
+            raise
         finally:
             with self._guard:
                 self._names.discard(name)
@@ -261,6 +264,10 @@ class ContainerExecutor:
         with self._guard:
             self._interrupted = True
             names = list(self._names)
+        self._kill(names)
+        self._local.interrupt()
+
+    def _kill(self, names: list[str]) -> None:
         killers = []
         for name in names:
             try:
@@ -277,7 +284,6 @@ class ContainerExecutor:
                 k.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 k.kill()
-        self._local.interrupt()
 
 
 def _hint(line: str) -> str:

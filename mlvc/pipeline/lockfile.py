@@ -19,7 +19,7 @@
             hash: ...
             size: 52
             files: 1
-        # then, when the stage sets them: image, env, resources, checks (and wdir)
+        # then, when the stage sets them: image (and the image_id it ran), network, env, resources, checks (and wdir)
 
 Outs with `cache: false` carry `cache: false`. Written atomically (temp file + rename), in
 the pipeline file's stage order, by a small emitter of our own: deterministic, and no YAML
@@ -43,7 +43,7 @@ from mlvc.tree import KINDS
 NAME = "mlvc.lock"
 SCHEMA = 1
 HEADER = "# mlvc.lock: what each stage last ran with and produced (written by mlvc repro; commit it)\n"
-SETTING_KEYS = ("cmd", "wdir", "image", "env", "resources", "checks")
+SETTING_KEYS = ("cmd", "wdir", "image", "image_id", "network", "env", "resources", "checks")
 _PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./@+\-]*$")
 _KEYWORDS = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "nan", "inf"}
 
@@ -150,7 +150,7 @@ def _entry(e: LockEntry) -> list[str]:
             out.extend(_ref_lines(path, lo.ref))
             if not lo.cache:
                 out.append("        cache: false\n")
-    for key in ("image", "env", "resources", "checks"):
+    for key in ("image", "image_id", "network", "env", "resources", "checks"):
         if s.get(key) is not None:
             out.append(f"    {key}: {_value(s[key])}\n")
     return out

@@ -175,7 +175,7 @@ def _unknown_maker(path: str, unknown: dict[str, str]) -> str | None:
 
 def _settings_changes(now: dict[str, Any], then: dict[str, Any]) -> list[str]:
     changes = []
-    for key in ("cmd", "wdir", "image", "env", "resources", "checks"):
+    for key in ("cmd", "wdir", "image", "image_id", "network", "env", "resources", "checks"):
         if _norm(now.get(key)) != _norm(then.get(key)):
             changes.append(f"{key} changed")
     return changes

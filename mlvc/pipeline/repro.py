@@ -47,9 +47,12 @@ class StageResult:
     stderr_tail: str = ""
     duration_s: float = 0.0
     changed: bool = False  # some out differs from what the lock had
+    runs_on: dict[str, object] | None = None  # --dry: backend (local/container), engine, image, resources
 
     def to_dict(self) -> dict[str, object]:
         doc: dict[str, object] = {"name": self.name, "action": self.action, "reasons": self.reasons}
+        if self.runs_on is not None:
+            doc["runs_on"] = self.runs_on
         if self.returncode is not None:
             doc["returncode"] = self.returncode
         if self.action in (RAN, RESTORED, REPLAYED):
@@ -81,6 +84,7 @@ class Options:
     dry: bool = False
     keep_going: bool = False
     run_cache: bool = True
+    jobs: int = 1  # stages at once (mlvc.execute.scheduler); 1 = the serial loop
 
 
 class Reproducer:
@@ -107,6 +111,9 @@ class Reproducer:
         self.stdout_to_stderr = stdout_to_stderr
         self._lock_guard = threading.Lock()
         self._store_scanner = None
+        self._container = None  # the container executor, made on the first `image:` stage
+        self._capacity = None  # the machine's (or config's) CPUs/memory/GPUs, read on first use
+        self._parallel = False
 
     @property
     def executor(self) -> Executor:
@@ -120,6 +127,7 @@ class Reproducer:
         """What a repro would do, without running or writing anything."""
         names = self.graph.select(targets, single, downstream)
         self.planner.check_inputs(names)
+        self._resolve_images(names)
         unknown: dict[str, str] = {}
         decisions = []
         for name in names:
@@ -136,9 +144,13 @@ class Reproducer:
             return [self._dry_result(d) for d in self.plan(opts.targets, opts.single, opts.downstream, opts.force)]
         names = self.graph.select(opts.targets, opts.single, opts.downstream)
         self.planner.check_inputs(names)
+        self._resolve_images(names)
+        self._check_capacity(names, opts)
         results: dict[str, StageResult] = {}
         blocked: set[str] = set()
         try:
+            if opts.jobs > 1:
+                return self._run_parallel(names, opts)
             for name in names:
                 failed_up = sorted(self.graph.upstream[name] & blocked)
                 if failed_up:
@@ -159,7 +171,7 @@ class Reproducer:
             self.repo.stat_cache.flush()
         return [results[n] for n in names if n in results]
 
-    def reproduce_one(self, name: str, opts: Options) -> StageResult:
+    def reproduce_one(self, name: str, opts: Options, grant=None) -> StageResult:
         stage = self.graph.stages[name]
         entry = self.lock.stages.get(name)
         d = self.planner.decide(stage, entry, opts.force)
@@ -184,13 +196,13 @@ class Reproducer:
                 self.listener.finished(result)
                 return result
         self.listener.starting(stage, d, "run")
-        outcome = self.execute(stage, d)
+        outcome = self.execute(stage, d, grant)
         result = self.finish(stage, d, outcome, key, opts.run_cache)
         result.duration_s = time.monotonic() - start
         self.listener.finished(result)
         return result
 
-    def execute(self, stage: spec.Stage, d: Decision) -> Outcome:
+    def execute(self, stage: spec.Stage, d: Decision, grant=None) -> Outcome:
         """Make room for the outs (keeping their bytes safe in the cache) and run the command."""
         self._secure_outs(stage)
         for out in stage.outs:
@@ -207,8 +219,20 @@ class Reproducer:
             resources=stage.resources,
             image=stage.image,
             stdout_to_stderr=self.stdout_to_stderr,
+            network=stage.network,
         )
-        return self.executor.run(job)
+        from mlvc.execute.scheduler import Grant, with_grant
+
+        if grant is None:  # the serial loop: one stage at a time, so its GPUs are the first free ones
+            gpus = stage.resources.gpus or 0
+            grant = Grant(gpu_ids=self.capacity.gpu_ids[:gpus] if gpus else ())
+        logs = os.path.join(self.repo.tmp_dir, "logs") if self._parallel else None
+        job, sink = with_grant(job, grant, logs, parallel=self._parallel)
+        try:
+            return self._executor_for(stage).run(job)
+        finally:
+            if sink is not None:
+                sink.close()
 
     def finish(self, stage: spec.Stage, d: Decision, outcome: Outcome, key: str | None,
                use_run_cache: bool = True) -> StageResult:  # fmt: skip
@@ -305,7 +329,119 @@ class Reproducer:
 
     def _dry_result(self, d: Decision) -> StageResult:
         action = {RUN: WOULD_RUN, RESTORE: WOULD_RESTORE, OK: UP_TO_DATE, FROZEN: SKIPPED_FROZEN}[d.action]
-        return StageResult(d.name, action, d.reasons)
+        result = StageResult(d.name, action, d.reasons)
+        if d.action == RUN:
+            result.runs_on = self.runs_on(self.graph.stages[d.name])
+        return result
+
+    # -- where stages run (mlvc.execute: scheduler, capacity, container backend) ----------
+    @property
+    def capacity(self):
+        if self._capacity is None:
+            from mlvc.execute.capacity import machine_capacity
+
+            self._capacity = machine_capacity(self.repo.config)
+        return self._capacity
+
+    def _engine_name(self) -> str | None:
+        return self.repo.config.get("execute", "engine") or None
+
+    def _executor_for(self, stage: spec.Stage) -> Executor:
+        """`image:` stages go to the container backend, unless a non-local executor was chosen."""
+        if stage.image and (self._executor is None or self._executor.name == "local"):
+            if self._container is None:
+                self._container = get_executor("container", root=self.repo.root, engine=self._engine_name())
+            return self._container
+        return self.executor
+
+    def _interrupt_all(self) -> None:
+        for ex in (self._executor, self._container):
+            if ex is not None:
+                ex.interrupt()
+
+    def _resolve_images(self, names: list[str]) -> None:
+        """Each image stage's image ID (sha256:...) from the engine: it enters the stage's settings,
+        so a different image makes the stage stale and mlvc.lock records what ran."""
+        images = [self.graph.stages[n] for n in names if self.graph.stages[n].image]
+        if not images or (self._executor is not None and self._executor.name != "local"):
+            return
+        from mlvc.execute.container import image_digest
+
+        engine = self._engine_name()
+        for stage in images:
+            stage.image_id = image_digest(stage.image, engine)  # type: ignore[arg-type]
+
+    def _check_capacity(self, names: list[str], opts: Options) -> None:
+        """A stage that asks for more than the machine has is an error before anything runs
+        (checked only when such a stage would run: an up-to-date one is left alone)."""
+        asking = [n for n in names if self.graph.stages[n].resources.to_dict()]
+        if not asking:
+            return
+        too_big = []
+        for n in asking:
+            try:
+                self.capacity.check(n, self.graph.stages[n].resources)
+            except MlvcError as exc:
+                too_big.append((n, exc))
+        if not too_big:
+            return
+        would_run = {d.name for d in self.plan(opts.targets, opts.single, opts.downstream, opts.force)
+                     if d.action == RUN}  # fmt: skip
+        for n, exc in too_big:
+            if n in would_run:
+                raise exc
+
+    def runs_on(self, stage: spec.Stage) -> dict[str, object]:
+        """Where a stage would run and with what: for `repro --dry`."""
+        doc: dict[str, object] = {}
+        if stage.image and (self._executor is None or self._executor.name == "local"):
+            from mlvc.execute.container import find_engine
+
+            doc["backend"] = "container"
+            try:
+                doc["engine"] = find_engine(self._engine_name()).kind
+            except MlvcError:
+                doc["engine"] = None
+            doc["image"] = stage.image
+            if stage.image_id:
+                doc["image_id"] = stage.image_id
+            doc["network"] = stage.network
+        else:
+            doc["backend"] = self.executor.name if self._executor is not None else "local"
+        doc["resources"] = stage.resources.to_dict()
+        gpus = stage.resources.gpus or 0
+        doc["gpus_available"] = self.capacity.gpus if gpus else None
+        return doc
+
+    def _run_parallel(self, names: list[str], opts: Options) -> list[StageResult]:
+        """Up to `opts.jobs` stages at once within capacity; each one through `reproduce_one`."""
+        from mlvc.execute.scheduler import Task, run_dag
+
+        self._parallel = True
+        results: dict[str, StageResult] = {}
+
+        def run_one(task: Task, grant) -> bool:
+            result = self.reproduce_one(task.name, opts, grant)
+            results[task.name] = result
+            return result.action != FAILED
+
+        tasks = [Task(n, self.graph.stages[n].resources, tuple(self.graph.upstream[n])) for n in names]
+        report = run_dag(
+            tasks, run_one, jobs=opts.jobs, capacity=self.capacity, keep_going=opts.keep_going,
+            interrupt=self._interrupt_all,
+        )
+        for name, err in report.failed.items():
+            if err is not None and name not in results:  # not a failed command: the backend or mlvc itself
+                raise err
+        for name in report.skipped:
+            failed_up = sorted(self.graph.ancestors({name}) & set(report.failed))
+            why = f"upstream {failed_up[0]!r} failed" if failed_up else "stopped after a failure"
+            results[name] = StageResult(name, SKIPPED, [why])
+            self.listener.finished(results[name])
+        failures = [results[n] for n in names if n in results and results[n].action == FAILED]
+        if failures:
+            raise _failure(self.graph.stages[failures[0].name], failures[0], len(failures))
+        return [results[n] for n in names if n in results]
 
 
 def _failure(stage: spec.Stage, result: StageResult, count: int = 1) -> StageFailedError:

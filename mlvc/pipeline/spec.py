@@ -25,7 +25,7 @@ LOCK_FOR = {"mlvc.yaml": "mlvc.lock", "dvc.yaml": "mlvc.lock"}  # mlvc never wri
 TOP_KEYS = ("stages", "vars", "plots", "metrics", "params", "artifacts", "datasets", "schema")
 STAGE_KEYS = (
     "cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "frozen", "always_changed",
-    "vars", "desc", "meta", "image", "resources", "env", "checks",
+    "vars", "desc", "meta", "image", "resources", "env", "checks", "network",
 )  # fmt: skip
 TEMPLATE_KEYS = ("foreach", "do", "matrix")
 OUT_OPTIONS = (
@@ -75,6 +75,8 @@ class Stage:
     env: dict[str, str] = field(default_factory=dict)
     checks: Any = None
     desc: str | None = None
+    network: bool = False  # image stages: the container gets a network only when this is set
+    image_id: str | None = None  # the image's ID (sha256:...), filled in by repro from the engine
     where: str = ""  # "mlvc.yaml:12"
 
     @property
@@ -88,6 +90,10 @@ class Stage:
             doc["wdir"] = self.wdir
         if self.image:
             doc["image"] = self.image
+        if self.image_id:
+            doc["image_id"] = self.image_id
+        if self.network:
+            doc["network"] = True
         if self.env:
             doc["env"] = dict(sorted(self.env.items()))
         res = self.resources.to_dict()
@@ -320,6 +326,7 @@ def _stage(root: str, file: str, name: str, body: Any, ctx: Context, where: str,
         stage.image = raw["image"].strip()
     stage.resources = _resources(raw.get("resources"), name, at("resources"))
     stage.env = _env(raw.get("env"), name, at("env"))
+    stage.network = _bool(raw.get("network", False), name, "network", at("network"))
     if raw.get("checks") is not None:
         if not isinstance(raw["checks"], (list, dict)):
             raise PipelineError(f"{at('checks')}: stage {name!r}: `checks` must be a list or a mapping")
