@@ -13,7 +13,7 @@ import pytest
 from conftest import git
 from wshelpers import cache_objects, corrupt_objects, snapshot
 
-N_FILES = 4000
+N_FILES = 3000
 
 
 def _make(data: Path) -> None:
@@ -36,7 +36,7 @@ def _count_objects(cache: Path) -> int:
     return n
 
 
-@pytest.mark.parametrize("link", ["copy", "hardlink"])
+@pytest.mark.parametrize("link", ["hardlink"])  # the riskier path: workspace files become links
 def test_killed_add_is_repaired_by_rerun(repo: Path, mlvc, link: str) -> None:
     data = repo / "data"
     _make(data)

@@ -25,7 +25,8 @@ from mlvc.hashing import hash_file
 UNICODE = "ünïcødé ✓ name.txt"
 
 V1 = {
-    **{f"many/f{i:03d}.bin": f"file {i}\n".encode() * (i % 7) for i in range(150)},  # includes empty files
+    # includes empty files; >= 64 files takes the parallel path
+    **{f"many/f{i:03d}.bin": f"file {i}\n".encode() * (i % 7) for i in range(80)},
     "empty.txt": b"",
     "nested/a/b/c/deep.txt": b"deep v1\n",
     "nested/a/sibling.txt": b"sibling\n",
