@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import re
+
 import typer
 
 from mlvc.cli import common
 
+SHELL_OPERATORS = {">", ">>", "<", "|", "||", "&&", ";", "&", "2>", "2>>", "2>&1", ">&2", "&>"}
+_SAFE = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
+
 
 def _join(words: list[str]) -> str:
-    """The command as typed: one argument is kept whole (it may hold pipes and quotes)."""
+    """The command as typed. One argument is kept whole (it may hold pipes and quotes); of several,
+    each that the shell would split or interpret is quoted, but bare operators (`>`, `|`, `&&`) stay."""
     if len(words) == 1:
         return words[0]
-    return " ".join(w if w and not any(c.isspace() for c in w) else '"' + w.replace('"', '\\"') + '"' for w in words)
+    return " ".join(_quote(w) for w in words)
+
+
+def _quote(word: str) -> str:
+    if word in SHELL_OPERATORS or _SAFE.match(word):
+        return word
+    if not any(c in word for c in '"$`\\!'):
+        return f'"{word}"'
+    import shlex
+
+    return shlex.quote(word)
 
 
 def register(app: typer.Typer) -> None:
@@ -49,7 +65,7 @@ def register(app: typer.Typer) -> None:
                 common.out(f"Added stage '{name}' to the pipeline.")
             results = []
             if not no_exec:
-                opts = Options([name], single=True, run_cache=not no_run_cache)
+                opts = Options([name], run_cache=not no_run_cache)  # stale upstream first, as repro NAME
                 results = reproduce(repo, opts, as_json)
         if as_json:
             common.emit_json({"stage": name, "added": True, "stages": [r.to_dict() for r in results]})

@@ -299,7 +299,7 @@ def _stage(root: str, file: str, name: str, body: Any, ctx: Context, where: str,
             raise PipelineError(f"{at(key)}: stage {name!r}: unknown key {key!r}{_suggest(key, allowed)}")
     raw = {k: _plain(v) for k, v in body.items() if k != "vars"}
     if any(has_template(v) for v in raw.values()):
-        raw = {k: resolve(v, ctx, at(k)) for k, v in raw.items()}
+        raw = {k: resolve(v, ctx, f"{at(k)}: stage {name!r}") for k, v in raw.items()}
     if "cmd" not in raw:
         raise PipelineError(f"{where}: stage {name!r}: missing `cmd`")
     cmds = _cmds(raw["cmd"], name, at("cmd"))

@@ -68,7 +68,7 @@ def _missing(walked: list[str], name: str, node: Any) -> str:
     scope = ".".join(walked) or "the variables"
     if not isinstance(node, dict):
         return f"{scope} is not a mapping"
-    close = difflib.get_close_matches(name, [str(k) for k in node], n=1)
+    close = difflib.get_close_matches(name, [str(k) for k in node], n=1, cutoff=0.5)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"no {name!r} in {scope}{hint}"
 
