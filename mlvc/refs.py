@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from mlvc import pointer as pointers
-from mlvc.errors import MlvcError
+from mlvc.errors import MlvcError, PointerError
 from mlvc.pointer import Ref
 from mlvc.tree import TREE
 
@@ -32,13 +32,18 @@ def _lock_refs(path: str, data: bytes) -> list[Ref]:
 ROOT_READERS.append((lambda p: p == "mlvc.lock", _lock_refs))
 
 
-def refs_from_file(path: str, data: bytes) -> list[Ref]:
+def refs_from_file(path: str, data: bytes, strict: bool = False) -> list[Ref]:
+    """The refs a committed file names. An unreadable file names none, or with `strict` raises."""
     for matches, read in ROOT_READERS:
         if matches(path):
             try:
                 return read(path, data)
-            except (MlvcError, UnicodeDecodeError):
-                return []  # an unreadable old file keeps nothing alive; it cannot be checked out either
+            except (MlvcError, UnicodeDecodeError) as exc:
+                if not strict:
+                    return []  # an unreadable old file keeps nothing alive; it cannot be checked out either
+                if isinstance(exc, UnicodeDecodeError):
+                    raise PointerError(f"{path}: not a text file") from None
+                raise
     return []
 
 
@@ -47,6 +52,8 @@ def is_root_file(path: str) -> bool:
 
 
 def workspace_refs(repo) -> list[Ref]:
+    """Refs of the work tree's pointers and lock files; an unreadable one is an error (say, git's
+    conflict markers), never a silent "references nothing" that would let gc drop its data."""
     import os
 
     from mlvc.workspace.tracked import find_pointer_files
@@ -56,7 +63,7 @@ def workspace_refs(repo) -> list[Ref]:
         refs.extend(_read_ws(repo, rel))
     for extra in _extra_workspace_files(repo.root):
         with open(os.path.join(repo.root, extra), "rb") as f:
-            refs.extend(refs_from_file(extra, f.read()))
+            refs.extend(refs_from_file(extra, f.read(), strict=True))
     return refs
 
 
@@ -64,7 +71,7 @@ def _read_ws(repo, rel: str) -> list[Ref]:
     import os
 
     with open(os.path.join(repo.root, rel), "rb") as f:
-        return refs_from_file(rel, f.read())
+        return refs_from_file(rel, f.read(), strict=True)
 
 
 def _extra_workspace_files(root: str) -> list[str]:

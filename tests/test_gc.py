@@ -123,3 +123,17 @@ def test_cache_verify_finds_and_quarantines_corruption(repo: Path, mlvc) -> None
     (repo / "data/a").write_bytes(b"alpha")
     mlvc("commit", "data")
     assert h in cache_objects(repo) and corrupt_objects(repo) == []
+
+
+def test_gc_stops_on_an_unreadable_pointer(repo: Path, mlvc) -> None:
+    """A pointer git left with conflict markers must not let gc drop the data it names."""
+    (repo / "m.bin").write_bytes(b"precious")
+    mlvc("add", "m.bin")
+    before = cache_objects(repo)
+    h = pointer_hash(repo, "m.bin")
+    (repo / "m.bin.mlvc").write_text(
+        f"<<<<<<< HEAD\nhash: {h}\n=======\nhash: {'1' * 32}\n>>>>>>> other\n"
+    )
+    r = mlvc("gc", check=False)
+    assert r.returncode == 1 and "m.bin.mlvc" in r.stderr and "Traceback" not in r.stderr
+    assert cache_objects(repo) == before
