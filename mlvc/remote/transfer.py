@@ -32,6 +32,15 @@ T = TypeVar("T")
 SMALL = 16 << 20  # objects up to this size move through memory (one read, hash, one PUT)
 BATCH = 32  # objects per worker task: amortizes scheduling over many small files
 PATHS_KEPT = 5  # paths remembered per object, for messages
+# Fault injection for the crash tests: SIGKILL this process after N objects moved (0: never).
+KILL_AFTER = int(os.environ.get("MLVC_TEST_KILL_AFTER_OBJECTS", "0") or 0)
+
+
+def _crash_point(moved: int) -> None:
+    if KILL_AFTER and moved >= KILL_AFTER:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def default_jobs(store: RemoteStore) -> int:
@@ -270,6 +279,7 @@ def push(repo, store: RemoteStore, roots: list[Root], jobs: int | None = None,
             done.add(h)
             result.objects += 1
             result.bytes += size
+        _crash_point(result.objects)
         t_obj.advance(1)
         t_bytes.advance(size if h in plan.files else 0)
 
@@ -372,6 +382,7 @@ def fetch(repo, store: RemoteStore, roots: list[Root], jobs: int | None = None,
         with lock:
             result.objects += 1
             result.bytes += n
+        _crash_point(result.objects)
         t_obj.advance(1)
         t_bytes.advance(n)
 
