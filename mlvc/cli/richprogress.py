@@ -8,6 +8,7 @@ from rich.progress import (
     DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
@@ -38,11 +39,13 @@ class RichProgress:
             self.bars = self._make(unit)
             self.bars.start()
         self.open += 1
-        return _RichTask(self, self.bars.add_task(description, total=total), total)
+        return _RichTask(self, self.bars.add_task(description, total=total, unit=unit), total)
 
     def _make(self, unit: str) -> Progress:
         if unit == "bytes":
             cols = [DownloadColumn(), TransferSpeedColumn()]
+        elif unit == "objects":  # transfers: an objects task and a bytes task share the display
+            cols = [_CountRateColumn()]
         else:
             cols = [MofNCompleteColumn()]
         return Progress(
@@ -63,3 +66,20 @@ class RichProgress:
 
     def note(self, message: str) -> None:
         self.console.print(message)
+
+
+class _CountRateColumn(ProgressColumn):
+    """`12,345/50,000 objects 4,100/s` or `120.5/230.0 MB 45.2 MB/s`, by each task's own unit."""
+
+    def render(self, task):
+        from rich.filesize import decimal
+        from rich.text import Text
+
+        speed = task.finished_speed or task.speed or 0
+        total = task.total
+        if task.fields.get("unit") == "bytes":
+            tot = f"/{decimal(int(total))}" if total else ""
+            return Text(f"{decimal(int(task.completed))}{tot} {decimal(int(speed))}/s", style="progress.download")
+        tot = f"/{int(total):,}" if total else ""
+        unit = task.fields.get("unit", "")
+        return Text(f"{int(task.completed):,}{tot} {unit} {speed:,.0f}/s", style="progress.download")
