@@ -5,9 +5,9 @@
     out.close()                              # flushes the unfinished last line
 
 Every line goes to the terminal under one process-wide lock, so two stages never mix within
-a line; the log file gets the stage's bytes exactly as written (stdout and stderr merged in
-arrival order). A backend that is handed a `Job.output` pipes the command's stdout and
-stderr into it instead of passing them through.
+a line; the log file gets the same whole lines, unprefixed (stdout and stderr come through two
+pipes: lines keep their order within a stream, not across the two). A backend that is handed
+a `Job.output` pipes the command's stdout and stderr into it instead of passing them through.
 """
 
 from __future__ import annotations
@@ -50,11 +50,6 @@ class StageOutput:
 
     def write(self, data: bytes, stream: str = "stdout") -> None:
         with self._guard:
-            if self._log is not None:
-                self._log.write(data)
-                self._log.flush()
-            if not self.echo:
-                return
             buf = self._partial[stream]
             buf += data
             cut = buf.rfind(b"\n")
@@ -62,7 +57,11 @@ class StageOutput:
                 return
             lines = bytes(buf[: cut + 1])
             del buf[: cut + 1]
-        self._emit(lines, stream)
+            if self._log is not None:
+                self._log.write(lines)
+                self._log.flush()
+        if self.echo:
+            self._emit(lines, stream)
 
     def close(self) -> None:
         with self._guard:
@@ -70,10 +69,13 @@ class StageOutput:
             for v in self._partial.values():
                 v.clear()
             if self._log is not None:
+                for data in rest.values():
+                    self._log.write(data + b"\n")
                 self._log.close()
                 self._log = None
-        for stream, data in rest.items():
-            self._emit(data + b"\n", stream)
+        if self.echo:
+            for stream, data in rest.items():
+                self._emit(data + b"\n", stream)
 
     def _emit(self, lines: bytes, stream: str) -> None:
         text = b"".join(self.prefix + line + b"\n" for line in lines.rstrip(b"\n").split(b"\n"))
