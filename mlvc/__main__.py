@@ -1,3 +1,3 @@
-from mlvc.cli.app import main
+from mlvc.cli.fast import main
 
 main()

@@ -39,12 +39,10 @@ class IgnoreRules:
                 lines = [ln.rstrip(b"\r\n") for ln in f]
         except (FileNotFoundError, NotADirectoryError):
             return self
-        from dulwich.ignore import IgnoreFilter
-
         patterns = [ln for ln in lines if ln.strip() and not ln.startswith(b"#")]
         if not patterns:
             return self
-        return IgnoreRules(self.filename, [*self.layers, (rel_dir, IgnoreFilter(patterns))])
+        return IgnoreRules(self.filename, [*self.layers, (rel_dir, _LazyFilter(patterns))])
 
     def is_ignored(self, rel: str, is_dir: bool) -> bool:
         if not self.layers:
@@ -57,3 +55,18 @@ class IgnoreRules:
             if verdict is not None:
                 return bool(verdict)
         return False
+
+
+class _LazyFilter:
+    """dulwich's IgnoreFilter, compiled on the first question: most walks never ask one."""
+
+    def __init__(self, patterns: list[bytes]) -> None:
+        self.patterns = patterns
+        self._filter: object | None = None
+
+    def is_ignored(self, path: str) -> bool | None:
+        if self._filter is None:
+            from dulwich.ignore import IgnoreFilter
+
+            self._filter = IgnoreFilter(self.patterns)
+        return self._filter.is_ignored(path)  # type: ignore[attr-defined]

@@ -68,9 +68,43 @@ def write(root: str, ptr: Pointer) -> None:
     write_bytes_atomic(os.path.join(root, ptr.pointer_path), render(ptr).encode())
 
 
+def _load_plain(text: str) -> dict[str, object] | None:
+    """The document of a pointer in the exact form `render` writes, without a YAML parser; None otherwise.
+
+    Only `key: value` lines with an integer, a bare word or a JSON string without escapes (which YAML
+    reads the same); anything else (comments mid-line, quotes, escapes, nesting) goes to ruamel.
+    """
+    doc: dict[str, object] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition(": ")
+        if not sep or not key.isidentifier() or key in doc or value != value.strip() or not value:
+            return None
+        if value.isdigit() and value.isascii():
+            if value[0] == "0" and value != "0":
+                return None  # YAML 1.1 would read an octal number
+            doc[key] = int(value)
+        elif value.isalnum() and value.isascii() and not value.isdigit() and value.lower() not in _YAML_WORDS:
+            doc[key] = value
+        elif (
+            len(value) >= 2 and value[0] == value[-1] == '"' and "\\" not in value
+            and '"' not in value[1:-1] and value.isprintable()
+        ):
+            doc[key] = value[1:-1]
+        else:
+            return None
+    return doc or None
+
+
+_YAML_WORDS = {"null", "true", "false", "yes", "no", "on", "off", "y", "n", "nan", "inf"}
+
+
 def parse(text: str, rel_pointer: str) -> Pointer:
     """Parse pointer text; `rel_pointer` is the pointer file's repo-relative path (for messages)."""
-    doc = _load_yaml(text, rel_pointer)
+    doc = _load_plain(text)
+    if doc is None:
+        doc = _load_yaml(text, rel_pointer)
     if not isinstance(doc, dict):
         raise PointerError(f"{rel_pointer}: not a pointer file (expected keys schema, kind, hash, size)")
     if doc.get("schema") != SCHEMA:

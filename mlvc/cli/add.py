@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import typer
+from typing import TYPE_CHECKING
 
 from mlvc.cli import common
 
+if TYPE_CHECKING:
+    import typer
+
+LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 LINK_HELP = "Link type for this add: reflink, hardlink, symlink or copy (default: core.link)."
 
 
@@ -28,6 +32,8 @@ def _size(n: int) -> str:
 
 
 def register(app: typer.Typer) -> None:
+    import typer
+
     @app.command()
     def add(
         paths: list[str] = typer.Argument(..., help="Files or folders to track."),
@@ -35,17 +41,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = common.JsonOpt,
     ) -> None:
         """Track files or folders: store their content in the cache and write PATH.mlvc pointers."""
-        from mlvc.workspace import add as add_mod
-
-        if link is not None and link not in ("reflink", "hardlink", "symlink", "copy"):
+        if link is not None and link not in LINK_TYPES:
             raise typer.BadParameter(f"{link!r} is not one of reflink, hardlink, symlink, copy", param_hint="--link")
-        with common.open_repo(mutating=True) as repo:
-            rels = [repo.rel(p) for p in paths]
-            results = add_mod.add(repo, rels, progress=common.progress(), link_type=link)
-        _report(results, as_json, "added")
-        if not as_json:
-            ptrs = " ".join(f"{r.path}.mlvc" for r in results)
-            common.out(f"To track the change with git: git add {ptrs} .gitignore")
+        run_add(paths, link, as_json)
 
     @app.command()
     def commit(
@@ -53,11 +51,29 @@ def register(app: typer.Typer) -> None:
         as_json: bool = common.JsonOpt,
     ) -> None:
         """Record the current content of tracked paths in their pointer files."""
-        from mlvc.workspace import add as add_mod
-        from mlvc.workspace import tracked
+        run_commit(paths, as_json)
 
-        with common.open_repo(mutating=True) as repo:
-            targets = [repo.rel(p, must_exist=False) for p in paths] if paths else None
-            ptrs = tracked.load_pointers(repo.root, targets)
-            results = add_mod.commit(repo, ptrs, progress=common.progress())
-        _report(results, as_json, "committed")
+
+def run_add(paths: list[str], link: str | None = None, as_json: bool = False) -> None:
+    """The body of `mlvc add` (also called by the typer-free fast path, mlvc/cli/fast.py)."""
+    from mlvc.workspace import add as add_mod
+
+    with common.open_repo(mutating=True) as repo:
+        rels = [repo.rel(p) for p in paths]
+        results = add_mod.add(repo, rels, progress=common.progress(), link_type=link)
+    _report(results, as_json, "added")
+    if not as_json:
+        ptrs = " ".join(f"{r.path}.mlvc" for r in results)
+        common.out(f"To track the change with git: git add {ptrs} .gitignore")
+
+
+def run_commit(paths: list[str] | None, as_json: bool = False) -> None:
+    """The body of `mlvc commit`."""
+    from mlvc.workspace import add as add_mod
+    from mlvc.workspace import tracked
+
+    with common.open_repo(mutating=True) as repo:
+        targets = [repo.rel(p, must_exist=False) for p in paths] if paths else None
+        ptrs = tracked.load_pointers(repo.root, targets)
+        results = add_mod.commit(repo, ptrs, progress=common.progress())
+    _report(results, as_json, "committed")

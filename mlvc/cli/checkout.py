@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import typer
+from typing import TYPE_CHECKING
 
 from mlvc.cli import common
 
+if TYPE_CHECKING:
+    import typer
+
 
 def register(app: typer.Typer) -> None:
+    import typer
+
     @app.command()
     def checkout(
         paths: list[str] = typer.Argument(None, help="Tracked paths (default: all)."),
@@ -15,27 +20,33 @@ def register(app: typer.Typer) -> None:
         as_json: bool = common.JsonOpt,
     ) -> None:
         """Make the workspace match the pointer files (after `git checkout`, the data follows)."""
-        from mlvc.workspace import tracked
-        from mlvc.workspace.checkout import Checkout
+        rc = run(paths, force, as_json)
+        if rc:
+            raise typer.Exit(rc)
 
-        with common.open_repo(mutating=True) as repo:
-            targets = [repo.rel(p, must_exist=False) for p in paths] if paths else None
-            ptrs = tracked.load_pointers(repo.root, targets)
-            results = Checkout(repo, force=force, progress=common.progress()).run(ptrs)
-        failed = [r for r in results if r.refused or r.missing]
-        if as_json:
-            common.emit_json({"paths": [r.to_dict() for r in results]})
-        else:
-            for r in results:
-                if r.missing:
-                    common.err(f"mlvc: error: {r.missing}")
-                elif r.refused:
-                    shown = ", ".join(r.refused[:5]) + (f" and {len(r.refused) - 5} more" if len(r.refused) > 5 else "")
-                    common.err(
-                        f"mlvc: error: {r.path}: refusing to overwrite changes that are not in the cache: "
-                        f"{shown} (`mlvc commit {r.path}` keeps them, `--force` discards them)"
-                    )
-                elif r.changed:
-                    common.out(f"checked out: {r.path} ({r.written} written, {r.deleted} removed)")
-        if failed:
-            raise typer.Exit(1)
+
+def run(paths: list[str] | None, force: bool = False, as_json: bool = False) -> int:
+    """The body of `mlvc checkout`; returns the exit code (also called by mlvc/cli/fast.py)."""
+    from mlvc.workspace import tracked
+    from mlvc.workspace.checkout import Checkout
+
+    with common.open_repo(mutating=True) as repo:
+        targets = [repo.rel(p, must_exist=False) for p in paths] if paths else None
+        ptrs = tracked.load_pointers(repo.root, targets)
+        results = Checkout(repo, force=force, progress=common.progress()).run(ptrs)
+    failed = [r for r in results if r.refused or r.missing]
+    if as_json:
+        common.emit_json({"paths": [r.to_dict() for r in results]})
+    else:
+        for r in results:
+            if r.missing:
+                common.err(f"mlvc: error: {r.missing}")
+            elif r.refused:
+                shown = ", ".join(r.refused[:5]) + (f" and {len(r.refused) - 5} more" if len(r.refused) > 5 else "")
+                common.err(
+                    f"mlvc: error: {r.path}: refusing to overwrite changes that are not in the cache: "
+                    f"{shown} (`mlvc commit {r.path}` keeps them, `--force` discards them)"
+                )
+            elif r.changed:
+                common.out(f"checked out: {r.path} ({r.written} written, {r.deleted} removed)")
+    return 1 if failed else 0

@@ -7,13 +7,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import typer
-
 from mlvc.progress import NULL, Progress
 
 STATE = {"verbose": False, "quiet": False}
 
-JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON document.")
+
+def __getattr__(name: str) -> object:
+    """`JsonOpt`, made on first use: typer is imported by the typer commands, not by the fast path."""
+    if name == "JsonOpt":
+        import typer
+
+        return typer.Option(False, "--json", help="Print a machine-readable JSON document.")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def err(message: str) -> None:

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
-from dataclasses import dataclass, field
+from array import array
+from dataclasses import dataclass
+from operator import attrgetter
+from stat import S_ISDIR, S_ISREG
 
-import xxhash
+from xxhash import xxh3_128_hexdigest
 
-from mlvc import links
 from mlvc.errors import FileChangedError, PathError
 from mlvc.hashing import BLOCK, hash_bytes, hash_file
 from mlvc.ignore import MLVCIGNORE, IgnoreRules
+from mlvc.links import TMP_MARK
 from mlvc.pointer import Ref
 from mlvc.progress import NULL, Progress
 from mlvc.tree import FILE, TREE, Entry, Tree
@@ -27,7 +30,7 @@ PARALLEL_MIN_BYTES = 64 << 20
 BATCH = 256
 
 
-@dataclass
+@dataclass(slots=True)
 class FileNode:
     name: str
     abspath: str
@@ -44,18 +47,41 @@ class FileNode:
         return Entry(self.name, FILE, self.hash, self.st.st_size, self.mode)
 
 
-@dataclass
 class DirNode:
-    name: str
-    abspath: str
-    rel: str
-    files: list[FileNode] = field(default_factory=list)
-    dirs: list[DirNode] = field(default_factory=list)
-    sig: str = ""
-    hash: str | None = None
-    size: int = 0
-    nfiles: int = 0
-    tree: Tree | None = None
+    """A scanned folder. Its FileNodes are made on first use of `files`: a folder whose listing
+    signature is in the stat cache (every folder of a no-op status) never needs them."""
+
+    __slots__ = ("name", "abspath", "rel", "dirs", "sig", "hash", "size", "nfiles", "tree", "_files", "_listed")
+
+    def __init__(
+        self,
+        name: str,
+        abspath: str,
+        rel: str,
+        files: list[FileNode] | None = None,
+        dirs: list[DirNode] | None = None,
+    ) -> None:
+        self.name = name
+        self.abspath = abspath
+        self.rel = rel
+        self.dirs: list[DirNode] = [] if dirs is None else dirs
+        self.sig = ""
+        self.hash: str | None = None
+        self.size = 0
+        self.nfiles = 0
+        self.tree: Tree | None = None
+        self._files: list[FileNode] | None = [] if files is None else files
+        self._listed: tuple[list[str], list[os.stat_result]] | None = None
+
+    @property
+    def files(self) -> list[FileNode]:
+        if self._files is None:
+            assert self._listed is not None
+            names, stats = self._listed
+            base, rel, sep = self.abspath, self.rel, os.sep
+            self._files = [FileNode(n, f"{base}{sep}{n}", f"{rel}/{n}", st) for n, st in zip(names, stats, strict=True)]
+            self._listed = None
+        return self._files
 
     def entry(self) -> Entry:
         assert self.hash is not None
@@ -120,37 +146,52 @@ class Scanner:
 
     # -- walking --------------------------------------------------------------
     def _walk(self, abspath: str, rel: str, name: str, rules: IgnoreRules) -> DirNode:
+        # The hot loop of a no-op status: one stat per entry and as little Python per file as can be.
         node = DirNode(name, abspath, rel)
         rules = rules.enter(self.repo.root, rel)
-        sig = xxhash.xxh3_128()
+        ignored = rules.is_ignored if rules.layers else None
         try:
-            entries = sorted(os.scandir(abspath), key=lambda e: e.name)
+            with os.scandir(abspath) as it:
+                entries = sorted(it, key=_entry_name)
         except PermissionError:
             raise PathError(f"{rel}: permission denied") from None
+        names: list[str] = []
+        stats: list[os.stat_result] = []
+        dir_parts: list[str] = []
         for e in entries:
-            if links.is_tmp_name(e.name) or e.name == ".git":
+            n = e.name
+            if n[0] == "." and (TMP_MARK in n or n == ".git"):
                 continue
-            child_rel = f"{rel}/{e.name}"
             try:
                 st = e.stat()  # follows symlinks, like a reader of the data would
             except FileNotFoundError:
                 if e.is_symlink():
-                    raise PathError(f"{child_rel}: broken symbolic link") from None
+                    raise PathError(f"{rel}/{n}: broken symbolic link") from None
                 continue  # vanished between listing and stat
-            if stat_mod.S_ISDIR(st.st_mode):
-                if rules.is_ignored(child_rel, True):
+            mode = st.st_mode
+            if S_ISREG(mode):
+                if ignored is not None and ignored(f"{rel}/{n}", False):
                     continue
-                child = self._walk(e.path, child_rel, e.name, rules)
+                names.append(n)
+                stats.append(st)
+            elif S_ISDIR(mode):
+                child_rel = f"{rel}/{n}"
+                if ignored is not None and ignored(child_rel, True):
+                    continue
+                child = self._walk(e.path, child_rel, n, rules)
                 node.dirs.append(child)
-                sig.update(f"D\0{e.name}\0{child.sig}\n".encode())
-            elif stat_mod.S_ISREG(st.st_mode):
-                if rules.is_ignored(child_rel, False):
-                    continue
-                node.files.append(FileNode(e.name, e.path, child_rel, st))
-                sig.update(
-                    f"F\0{e.name}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_mode & 0o111}\n".encode()
-                )
-        node.sig = sig.hexdigest()
+                dir_parts.append(f"{n}\0{child.sig}\n")
+        node._files = None
+        node._listed = (names, stats)
+        # The listing signature: file names, then per file inode/size/mtime_ns/x-bit, then subfolders.
+        # Names hold no NUL, so the parts cannot run into each other.
+        numbers = array("Q")
+        add = numbers.extend
+        for st in stats:
+            add((st.st_ino, st.st_size, st.st_mtime_ns & _U64, st.st_mode & 0o111))
+        node.sig = xxh3_128_hexdigest(
+            b"%d\0%s\0%s\0%s" % (len(names), "\0".join(names).encode(), numbers.tobytes(), "".join(dir_parts).encode())
+        )
         return node
 
     # -- resolving hashes -------------------------------------------------------
@@ -243,6 +284,10 @@ class Scanner:
                 f"{f.rel}: file changed while it was being hashed; rerun when it is no longer written to"
             )
         return h
+
+
+_entry_name = attrgetter("name")
+_U64 = (1 << 64) - 1
 
 
 def _unpack(value: str) -> tuple[str, int, int]:

@@ -1,0 +1,134 @@
+"""The typer-free fast path for the hottest commands: `status`, `add`, `commit`, `checkout`.
+
+typer >= 0.29 builds a pydantic TypeAdapter for every non-bool parameter of the command it runs:
+0.1-0.3 s of imports on each call, more than a no-op `mlvc status` of 50,000 files takes. So
+`mlvc.cli.main` offers the command line here first. Only plain forms are taken: the global
+`-v/--verbose`, `-q/--quiet`, then one of the commands below with its known options (`--opt
+VALUE`, `--opt=VALUE`, `--` before paths). Anything else (`--help`, an unknown or combined option,
+a missing argument, a bad `--link` value) returns None and goes to the typer app, which gives the
+usual help and usage errors. Both paths run the same command bodies (`run*` in the command
+modules) under the same error contract as `mlvc.cli.app.main`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+GLOBAL_FLAGS = {"-v": "verbose", "--verbose": "verbose", "-q": "quiet", "--quiet": "quiet"}
+LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
+
+# command -> (flags: option -> key, options taking a value: option -> key, at least one path)
+COMMANDS: dict[str, tuple[dict[str, str], dict[str, str], bool]] = {
+    "status": ({"--json": "as_json"}, {}, False),
+    "add": ({"--json": "as_json"}, {"--link": "link"}, True),
+    "commit": ({"--json": "as_json"}, {}, False),
+    "checkout": ({"--json": "as_json", "--force": "force", "-f": "force"}, {}, False),
+}
+
+
+def parse(argv: list[str]) -> tuple[dict[str, bool], str, list[str], dict[str, object]] | None:
+    """(global flags, command, paths, options), or None when this is not a plain form."""
+    globals_ = {"verbose": False, "quiet": False}
+    i = 0
+    while i < len(argv) and argv[i] in GLOBAL_FLAGS:
+        globals_[GLOBAL_FLAGS[argv[i]]] = True
+        i += 1
+    if i >= len(argv) or argv[i] not in COMMANDS:
+        return None
+    command = argv[i]
+    flags, valued, needs_path = COMMANDS[command]
+    paths: list[str] = []
+    opts: dict[str, object] = {}
+    rest = argv[i + 1 :]
+    only_paths = False
+    j = 0
+    while j < len(rest):
+        arg = rest[j]
+        j += 1
+        if only_paths or arg == "-" or not arg.startswith("-"):
+            paths.append(arg)
+        elif arg == "--":
+            only_paths = True
+        elif arg in flags:
+            opts[flags[arg]] = True
+        else:
+            name, eq, value = arg.partition("=")
+            if name not in valued:
+                return None  # --help, an unknown option, -fq ...: typer says what it means
+            if not eq:
+                if j >= len(rest):
+                    return None
+                value = rest[j]
+                j += 1
+            opts[valued[name]] = value
+    if needs_path and not paths:
+        return None
+    if opts.get("link") is not None and opts["link"] not in LINK_TYPES:
+        return None
+    return globals_, command, paths, opts
+
+
+def _body(command: str, paths: list[str], opts: dict[str, object]) -> Callable[[], int | None]:
+    as_json = bool(opts.get("as_json"))
+    if command == "status":
+        from mlvc.cli import status
+
+        return lambda: status.run(paths or None, as_json)
+    if command == "add":
+        from mlvc.cli import add
+
+        return lambda: add.run_add(paths, opts.get("link"), as_json)  # type: ignore[arg-type]
+    if command == "commit":
+        from mlvc.cli import add
+
+        return lambda: add.run_commit(paths or None, as_json)
+    from mlvc.cli import checkout
+
+    return lambda: checkout.run(paths or None, bool(opts.get("force")), as_json)
+
+
+def run(argv: list[str]) -> int | None:
+    """Run a plain command line and return its exit code; None: not handled here."""
+    parsed = parse(argv)
+    if parsed is None:
+        return None
+    from mlvc.cli import common
+    from mlvc.errors import MlvcError
+
+    globals_, command, paths, opts = parsed
+    common.STATE.update(globals_)
+    try:
+        rc = _body(command, paths, opts)()
+    except KeyboardInterrupt:
+        common.err("mlvc: interrupted")
+        return 130
+    except MlvcError as exc:
+        if common.STATE["verbose"]:
+            import traceback
+
+            traceback.print_exc()
+        common.err(f"mlvc: error: {exc}")
+        return exc.exit_code
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # a bug or an environment problem: say what, trace only on request
+        if common.STATE["verbose"]:
+            import traceback
+
+            traceback.print_exc()
+        common.err(f"mlvc: error: {type(exc).__name__}: {exc} (rerun with --verbose for the traceback)")
+        return 1
+    return rc or 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The `mlvc` entry point: the fast path when it applies, else the typer app."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    rc = run(args)
+    if rc is not None:
+        sys.stdout.flush()
+        sys.exit(rc)
+    from mlvc.cli.app import main as app_main
+
+    app_main(argv)
