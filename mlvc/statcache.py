@@ -32,7 +32,24 @@ class StatCache:
     def db(self) -> sqlite3.Connection:
         if self._db is None:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            try:
+                self._db = self._open()
+            except sqlite3.OperationalError:
+                raise  # busy or locked: another mlvc uses it, never delete it
+            except sqlite3.DatabaseError:
+                # Not a database any more (a crash, a full disk, a stray write): it is only a
+                # cache, so start a new one rather than fail every command.
+                for suffix in ("", "-wal", "-shm"):
+                    try:
+                        os.unlink(self.path + suffix)
+                    except FileNotFoundError:
+                        pass
+                self._db = self._open()
+        return self._db
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(
@@ -40,8 +57,10 @@ class StatCache:
                 "(ino INTEGER PRIMARY KEY, size INTEGER, mtime INTEGER, hash TEXT)"
             )
             db.execute("CREATE TABLE IF NOT EXISTS trees (sig TEXT PRIMARY KEY, hash TEXT)")
-            self._db = db
-        return self._db
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def lookup_files(self, stats: Iterable[os.stat_result]) -> dict[int, str]:
         """inode -> hash for those stats that still match what was recorded."""

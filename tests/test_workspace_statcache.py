@@ -133,3 +133,17 @@ def test_terminal_gets_progress_bars_unless_quiet(repo: Path) -> None:
     shutil.rmtree(repo / ".mlvc/cache")
     rc, out = on_tty("add", "data")
     assert rc == 0 and b"Adding 100 files" in out and b"\x1b[" in out
+
+
+def test_a_corrupt_stat_cache_is_rebuilt(repo: Path, mlvc) -> None:
+    build(repo / "data", {"a": b"a", "b": b"b"})
+    mlvc("add", "data")
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(repo / f".mlvc/tmp/stat.db{suffix}"):
+            os.unlink(repo / f".mlvc/tmp/stat.db{suffix}")
+    (repo / ".mlvc/tmp/stat.db").write_bytes(b"this is not an SQLite database" * 10)
+    assert "unchanged  data" in mlvc("status").stdout
+    (repo / "data/a").write_bytes(b"A")
+    assert "data/a" in mlvc("status").stdout
+    mlvc("commit")
+    assert "unchanged  data" in mlvc("status").stdout
