@@ -215,4 +215,22 @@ def test_lockfile_round_trip():
         buf.write(text)
         again = lockfile.read(d)
     assert again == lock
+    # the fast reader of our own layout agrees with the YAML parser
+    from mlvc.pipeline.params import load_yaml
+
+    assert lockfile._fast_parse(text) == load_yaml(text, "mlvc.lock")
+    assert lockfile._fast_parse(text.replace("schema: 1", "schema: 1\nextra:\n  - odd")) is lockfile._NOT_OURS
     assert lockfile.refs(text) == []  # the only out is not cached
+
+
+def test_parsed_pipeline_cache_follows_templating_files(tmp_path):
+    (tmp_path / ".mlvc" / "tmp").mkdir(parents=True)
+    (tmp_path / "vars.yaml").write_text("n: 1\n")
+    text = "vars: [vars.yaml]\nstages:\n  a:\n    cmd: echo ${n} ${lr}\n"
+    assert load(tmp_path, text, params="lr: 0.1\n").stages["a"].cmds == ("echo 1 0.1",)
+    assert (tmp_path / ".mlvc" / "tmp" / "pipeline.pickle").exists()
+    assert spec.load(str(tmp_path)).stages["a"].cmds == ("echo 1 0.1",)
+    (tmp_path / "params.yaml").write_text("lr: 0.2\n")
+    assert spec.load(str(tmp_path)).stages["a"].cmds == ("echo 1 0.2",)
+    (tmp_path / "vars.yaml").write_text("n: 2\n")
+    assert spec.load(str(tmp_path)).stages["a"].cmds == ("echo 2 0.2",)

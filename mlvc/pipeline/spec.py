@@ -134,14 +134,20 @@ def yaml_rt():
 
 def read_rt(root: str, name: str) -> Any:
     """The pipeline file as a round-trip document (comments, order and line numbers kept)."""
-    from ruamel.yaml.error import YAMLError
+    return _parse_rt(_read_bytes(root, name).decode("utf-8"), name)
 
-    path = os.path.join(root, name)
+
+def _read_bytes(root: str, name: str) -> bytes:
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(os.path.join(root, name), "rb") as f:
+            return f.read()
     except FileNotFoundError:
         raise PipelineError(f"{name}: no such file") from None
+
+
+def _parse_rt(text: str, name: str) -> Any:
+    from ruamel.yaml.error import YAMLError
+
     try:
         return yaml_rt().load(text)
     except YAMLError as exc:
@@ -155,10 +161,20 @@ def load(root: str, name: str | None = None) -> PipelineFile:
     name = name or find(root)
     if name is None:
         raise PipelineError("no mlvc.yaml (or dvc.yaml) in the repository root; add a stage with `mlvc run`")
-    return parse(root, name, read_rt(root, name))
+    from mlvc.pipeline import speccache
+
+    data = _read_bytes(root, name)
+    cached = speccache.get(root, name, data)
+    if cached is not None:
+        return cached
+    reads: list[str] = []
+    pf = parse(root, name, _parse_rt(data.decode("utf-8"), name), reads)
+    speccache.put(root, name, data, reads, pf)
+    return pf
 
 
-def parse(root: str, name: str, doc: Any) -> PipelineFile:
+def parse(root: str, name: str, doc: Any, reads: list[str] | None = None) -> PipelineFile:
+    """Stages from a loaded document; `reads` collects the files read for templating."""
     if doc is None:
         return PipelineFile(name, {})
     if not isinstance(doc, dict):
@@ -166,7 +182,7 @@ def parse(root: str, name: str, doc: Any) -> PipelineFile:
     for key in doc:
         if key not in TOP_KEYS:
             raise PipelineError(f"{_at(name, doc, key)}: unknown top-level key {key!r}{_suggest(key, TOP_KEYS)}")
-    ctx = Context(loader=lambda: _default_vars(root))
+    ctx = Context(loader=lambda: _default_vars(root, ctx.reads))
     if doc.get("vars") is not None:
         ctx = ctx.child(_vars(root, doc["vars"], ctx, _at(name, doc, "vars")))
     stages_doc = doc.get("stages") or {}
@@ -182,11 +198,14 @@ def parse(root: str, name: str, doc: Any) -> PipelineFile:
             if stage.name in stages:
                 raise PipelineError(f"{where}: stage {stage.name!r} is defined twice")
             stages[stage.name] = stage
+    if reads is not None:
+        reads.extend(dict.fromkeys(ctx.reads))
     return PipelineFile(name, stages)
 
 
 # -- templating -----------------------------------------------------------------
-def _default_vars(root: str) -> dict[str, Any]:
+def _default_vars(root: str, reads: list[str]) -> dict[str, Any]:
+    reads.append(params_mod.DEFAULT_FILE)
     path = os.path.join(root, params_mod.DEFAULT_FILE)
     if not os.path.isfile(path):
         return {}
@@ -206,6 +225,7 @@ def _vars(root: str, items: Any, ctx: Context, where: str) -> dict[str, Any]:
             merged.update(resolve(_plain(item), ctx.child(merged), where))
         elif isinstance(item, str):
             file, _, keys = item.partition(":")
+            ctx.reads.append(file)
             doc = params_mod.load_file(os.path.join(root, file), f"{where}: vars file {file}")
             if not isinstance(doc, dict):
                 raise PipelineError(f"{where}: vars file {file} must hold a mapping")

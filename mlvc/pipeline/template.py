@@ -19,22 +19,28 @@ _INDEX = re.compile(r"^([^\[\]]*)((?:\[-?\d+\])*)$")
 
 class Context:
     """Variables for interpolation. `loader` supplies the defaults (params.yaml) on first use,
-    so a pipeline without `${` never reads a params file to parse."""
+    so a pipeline without `${` never reads a params file to parse. Children (a stage's vars,
+    a foreach item) share the loaded defaults and the list of files read (`reads`)."""
 
     def __init__(self, layers: list[dict[str, Any]] | None = None, loader: Callable[[], dict] | None = None):
         self.layers = list(layers or [])
-        self._loader = loader
-        self._base: dict[str, Any] | None = None if loader else {}
+        self._shared: dict[str, Any] = {"loader": loader, "base": None if loader else {}, "reads": []}
+
+    @property
+    def reads(self) -> list[str]:
+        """Files read for templating (repo-relative), so a cache of the parsed pipeline knows them."""
+        return self._shared["reads"]
 
     def child(self, extra: dict[str, Any]) -> Context:
         ctx = Context(self.layers + [extra])
-        ctx._loader, ctx._base = self._loader, self._base
+        ctx._shared = self._shared
         return ctx
 
     def _merged(self) -> dict[str, Any]:
-        if self._base is None:
-            self._base = self._loader() if self._loader else {}
-        merged = dict(self._base)
+        shared = self._shared
+        if shared["base"] is None:
+            shared["base"] = shared["loader"]() if shared["loader"] else {}
+        merged = dict(shared["base"])
         for layer in self.layers:
             merged.update(layer)
         return merged
