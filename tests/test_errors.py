@@ -58,6 +58,16 @@ def test_nested_tracking_is_refused(repo: Path, mlvc) -> None:
     assert_clean_error(mlvc("add", "outer", check=False), "outer", "contains tracked path outer/inner")
 
 
+def test_symlink_loops_and_broken_links(repo: Path, mlvc) -> None:
+    build(repo / "data", {"a": b"a", "sub/b": b"b"})
+    os.symlink("..", repo / "data/sub/up")
+    assert_clean_error(mlvc("add", "data", check=False), "data/sub/up", "loop")
+    os.unlink(repo / "data/sub/up")
+    os.symlink("no-such-target", repo / "data/sub/dangling")
+    assert_clean_error(mlvc("add", "data", check=False), "data/sub/dangling", "broken symbolic link")
+    assert cache_objects(repo) == set() or not (repo / "data.mlvc").exists()
+
+
 def test_not_a_repository(tmp_path: Path) -> None:
     r = run_mlvc("status", cwd=tmp_path, check=False)
     assert_clean_error(r, str(tmp_path), "mlvc init")

@@ -37,6 +37,7 @@ class FileNode:
     rel: str
     st: os.stat_result
     hash: str | None = None
+    linked: bool = False  # add made this very inode the cache object (hardlink): nothing left to link
 
     @property
     def mode(self) -> str:
@@ -178,6 +179,8 @@ class Scanner:
                 child_rel = f"{rel}/{n}"
                 if ignored is not None and ignored(child_rel, True):
                     continue
+                if e.is_symlink() and _is_ancestor(os.path.realpath(e.path), os.path.realpath(abspath)):
+                    raise PathError(f"{child_rel}: symbolic link to one of its own parent folders (a loop)")
                 child = self._walk(e.path, child_rel, n, rules)
                 node.dirs.append(child)
                 dir_parts.append(f"{n}\0{child.sig}\n")
@@ -240,12 +243,19 @@ class Scanner:
         task = self.progress.task(f"{verb} {len(todo)} files", total, unit="bytes")
         try:
             if len(todo) >= PARALLEL_MIN_FILES or total >= PARALLEL_MIN_BYTES and len(todo) > 1:
-                from joblib import Parallel, delayed
+                # Threads: hashing and file I/O release the GIL. A plain pool, not joblib (whose
+                # import pulls in numpy, ~0.35 s), in batches to keep the per-task overhead small.
+                from concurrent.futures import ThreadPoolExecutor
 
                 batches = [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]
-                Parallel(n_jobs=self.jobs, prefer="threads")(
-                    delayed(self._hash_batch)(b, task) for b in batches
-                )
+                pool = ThreadPoolExecutor(min(self.jobs, len(batches)), thread_name_prefix="mlvc-hash")
+                try:
+                    for _ in pool.map(lambda b: self._hash_batch(b, task), batches):
+                        pass
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+                pool.shutdown(wait=True)
             else:
                 self._hash_batch(todo, task)
         finally:
@@ -259,35 +269,68 @@ class Scanner:
             task.advance(f.st.st_size)
 
     def _ingest(self, f: FileNode) -> str:
-        """Hash one file, and store it when scanning with store=True."""
-        linked = False  # the object was made from the file itself after hashing (link or clone)
+        """Hash one file, and store it when scanning with store=True.
+
+        Raises FileChangedError when the file's size or mtime moved while it was read; an object
+        that this call linked from the changing file is taken out of the cache again.
+        """
+        size = f.st.st_size
+        linked = False
         try:
             if not self.store:
                 h = hash_file(f.abspath)
-            elif f.st.st_size <= BLOCK and self.link_type in ("copy", "reflink"):
-                with open(f.abspath, "rb") as fh:
-                    data = fh.read()
+                after = os.stat(f.abspath)
+            elif size <= BLOCK and self.link_type in ("copy", "reflink"):
+                # Small file, own copy in the cache: one read, hash the bytes, write them as the object.
+                fd = os.open(f.abspath, os.O_RDONLY | _O_CLOEXEC)
+                try:
+                    data = _read_all(fd, size)
+                    after = os.fstat(fd)
+                finally:
+                    os.close(fd)
                 h = hash_bytes(data)
                 self.objects.add_bytes(data, h)
             elif self.link_type == "copy" or (self.link_type != "reflink" and f.st.st_mode & 0o111):
                 h = self.objects.add_stream(f.abspath)
+                after = os.stat(f.abspath)
             else:
                 h = hash_file(f.abspath)
                 linked = self.objects.add_file(f.abspath, h, self.link_type)
+                after = os.stat(f.abspath)
+                f.linked = linked and self.link_type == "hardlink"
         except FileNotFoundError:
             raise FileChangedError(f"{f.rel}: file disappeared while it was being hashed; rerun") from None
-        after = os.stat(f.abspath)
-        if (after.st_size, after.st_mtime_ns) != (f.st.st_size, f.st.st_mtime_ns):
-            if linked:  # it may hold the new bytes under the old hash: never keep a corrupt object
-                self.objects.remove(h)
+        if (after.st_size, after.st_mtime_ns) != (size, f.st.st_mtime_ns):
+            if linked:
+                self.objects.remove(h)  # it shares the changed inode: its bytes no longer match its name
             raise FileChangedError(
                 f"{f.rel}: file changed while it was being hashed; rerun when it is no longer written to"
             )
         return h
 
 
+def _read_all(fd: int, size: int) -> bytes:
+    """The whole file behind `fd` (expected `size` bytes; a file that grew is read to its end)."""
+    data = os.read(fd, size + 1)
+    if len(data) <= size:
+        return data if len(data) == size else data + _read_rest(fd)
+    return data + _read_rest(fd)
+
+
+def _read_rest(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _entry_name = attrgetter("name")
 _U64 = (1 << 64) - 1
+
+
+def _is_ancestor(target: str, folder: str) -> bool:
+    return folder == target or folder.startswith(target.rstrip(os.sep) + os.sep)
 
 
 def _unpack(value: str) -> tuple[str, int, int]:
