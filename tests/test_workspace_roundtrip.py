@@ -177,3 +177,26 @@ def test_big_file_round_trip(repo: Path, mlvc) -> None:
     mlvc("checkout")
     assert (repo / "big.bin").read_bytes() == blob
     assert not corrupt_objects(repo)
+
+
+def test_from_a_subfolder_the_printed_git_add_works(repo: Path) -> None:
+    """Paths are taken and printed relative to the current folder; the suggested `git add` is right."""
+    import shlex
+
+    from conftest import run_mlvc
+
+    sub = repo / "sub"
+    build(sub, {"data/a": b"a", "my file": b"b"})
+    (repo / "top.bin").write_bytes(b"t")
+    git("add", ".mlvc", cwd=repo)
+    out = run_mlvc("add", "data", "my file", "../top.bin", cwd=sub).stdout
+    hint = next(ln for ln in out.splitlines() if ln.startswith("To track the change with git: git add "))
+    git("add", *shlex.split(hint.split("git add ", 1)[1]), cwd=sub)
+    assert git("status", "--porcelain", "--untracked-files=all", cwd=repo) == "".join(
+        f"A  {p}\n" for p in ['.gitignore', '.mlvc/.gitignore', '.mlvc/config', 'sub/.gitignore',
+                              'sub/data.mlvc', '"sub/my file.mlvc"', 'top.bin.mlvc']
+    )
+    (sub / "data/a").unlink()
+    run_mlvc("checkout", "data", cwd=sub)
+    assert (sub / "data/a").read_bytes() == b"a"
+    assert "unchanged  sub/data" in run_mlvc("status", "data", cwd=sub).stdout

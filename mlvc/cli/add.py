@@ -63,8 +63,19 @@ def run_add(paths: list[str], link: str | None = None, as_json: bool = False) ->
         results = add_mod.add(repo, rels, progress=common.progress(), link_type=link)
     _report(results, as_json, "added")
     if not as_json:
-        ptrs = " ".join(f"{r.path}.mlvc" for r in results)
-        common.out(f"To track the change with git: git add {ptrs} .gitignore")
+        common.out(f"To track the change with git: git add {_git_add_args(repo, [r.path for r in results])}")
+
+
+def _git_add_args(repo, rels: list[str]) -> str:
+    """The pointers and the .gitignore files that `add` wrote, as paths from the current folder."""
+    import os
+    import shlex
+
+    def here(rel: str) -> str:
+        return shlex.quote(os.path.relpath(repo.abs(rel)))
+
+    ignores = dict.fromkeys(f"{os.path.dirname(rel)}/.gitignore".lstrip("/") for rel in rels)
+    return " ".join([here(f"{rel}.mlvc") for rel in rels] + [here(g) for g in ignores])
 
 
 def run_commit(paths: list[str] | None, as_json: bool = False) -> None:
