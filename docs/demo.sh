@@ -41,3 +41,77 @@ test "$(wc -l < data/train.csv)" -eq 501 && test -f data/images/img_00.bin
 step git checkout -q -
 step mlvc checkout
 test "$(wc -l < data/train.csv)" -eq 502 && test ! -e data/images/img_00.bin
+
+# ---- pipelines: mlvc.yaml stages, repro of only what is stale, run cache, dag ----------
+# A 3-stage pipeline (prepare -> train -> evaluate), stdlib Python only, CPU, a second or two.
+mkdir -p src
+cat > src/prepare.py <<'PY'
+import csv, os, random, sys
+import json
+split = float(sys.argv[1])
+rows = list(csv.reader(open("data/train.csv")))[1:]
+random.Random(0).shuffle(rows)
+n_test = int(len(rows) * split)
+os.makedirs("prepared", exist_ok=True)
+for name, part in (("test", rows[:n_test]), ("train", rows[n_test:])):
+    with open(f"prepared/{name}.csv", "w", newline="") as f:
+        csv.writer(f).writerows(part)
+PY
+cat > src/train.py <<'PY'
+import csv, json, math, sys
+lr, epochs = float(sys.argv[1]), int(sys.argv[2])
+rows = [(float(x), float(y), int(label)) for x, y, label in csv.reader(open("prepared/train.csv"))]
+w = [0.0, 0.0, 0.0]  # logistic regression by plain gradient descent
+for _ in range(epochs):
+    for x, y, label in rows:
+        p = 1 / (1 + math.exp(-(w[0] + w[1] * x + w[2] * y)))
+        g = p - label
+        w = [w[0] - lr * g, w[1] - lr * g * x, w[2] - lr * g * y]
+json.dump({"weights": w}, open("model.json", "w"))
+PY
+cat > src/evaluate.py <<'PY'
+import csv, json, math
+w = json.load(open("model.json"))["weights"]
+rows = [(float(x), float(y), int(label)) for x, y, label in csv.reader(open("prepared/test.csv"))]
+hits = sum((w[0] + w[1] * x + w[2] * y > 0) == bool(label) for x, y, label in rows)
+json.dump({"accuracy": round(hits / len(rows), 4), "n": len(rows)}, open("metrics.json", "w"))
+PY
+cat > params.yaml <<'YAML'
+prepare:
+  split: 0.2
+train:
+  lr: 0.5
+  epochs: 5
+YAML
+cat > mlvc.yaml <<'YAML'
+# The demo pipeline. `mlvc repro` runs what is stale; `mlvc dag` draws it.
+stages:
+  prepare:
+    cmd: python3 src/prepare.py ${prepare.split}
+    deps: [data/train.csv, src/prepare.py]
+    params: [prepare.split]
+    outs: [prepared]
+  train:
+    cmd: python3 src/train.py ${train.lr} ${train.epochs}
+    deps: [prepared/train.csv, src/train.py]
+    params: [train.lr, train.epochs]
+    outs: [model.json]
+YAML
+# the third stage is added with `mlvc run` (it keeps the comment above)
+step mlvc run -n evaluate -d model.json -d prepared/test.csv -d src/evaluate.py -m metrics.json \
+  python3 src/evaluate.py
+step mlvc dag
+step cat metrics.json
+step mlvc repro                      # nothing changed: nothing runs
+sed -i.bak 's/lr: 0.5/lr: 0.05/' params.yaml && rm -f params.yaml.bak
+step mlvc status                     # train is stale: param train.lr 0.5 -> 0.05
+step mlvc repro --dry
+step mlvc repro                      # train and evaluate run; prepare does not
+rm model.json
+step mlvc repro                      # a deleted out whose bytes are cached is restored, not rerun
+sed -i.bak 's/lr: 0.05/lr: 0.5/' params.yaml && rm -f params.yaml.bak
+step mlvc repro                      # back to lr 0.5: restored from the run cache, nothing runs
+step git add mlvc.yaml mlvc.lock params.yaml src .gitignore metrics.json
+step git commit -q -m "Pipeline: prepare, train, evaluate"
+test -z "$(mlvc repro --dry --json | python3 -c 'import json,sys; print([s for s in json.load(sys.stdin)["stages"] if s["action"] != "up-to-date"] or "")')"
+# ---- end of pipelines -------------------------------------------------------------------
