@@ -47,6 +47,7 @@ def _register() -> None:
     from mlvc.cli import check as check_cmd
     from mlvc.cli import data as data_cmd
     from mlvc.cli import get as get_cmd
+    from mlvc.cli import hooks as hooks_cmd
     from mlvc.cli import log as log_cmd
     from mlvc.cli import metrics as metrics_cmd
     from mlvc.cli import push as push_cmd
@@ -54,7 +55,7 @@ def _register() -> None:
     from mlvc.cli import run as run_cmd
 
     for module in (init, config, add, status, checkout, remove, gc, cache, metrics_cmd, log_cmd, get_cmd,
-                   bisect_cmd, check_cmd, remote_cmd, push_cmd, run_cmd, repro, dag, data_cmd):
+                   bisect_cmd, check_cmd, remote_cmd, push_cmd, run_cmd, repro, dag, data_cmd, hooks_cmd):
         module.register(app)
 
 
