@@ -120,3 +120,11 @@ class ReproduceError(MlvcError):
 
 class CapacityError(MlvcError):
     """A stage that asks for more CPUs, GPUs or memory than the machine (or [execute] config) has."""
+
+
+class HooksError(MlvcError):
+    """Git hooks that cannot be installed or removed as asked (a hooks folder or hook file in the way)."""
+
+
+class GateSpecError(MlvcError):
+    """A `mlvc check` bound that cannot be used as written (`--min acc=0.9`, `--max-drop acc=0.01`)."""
