@@ -115,3 +115,19 @@ step git add mlvc.yaml mlvc.lock params.yaml src .gitignore metrics.json
 step git commit -q -m "Pipeline: prepare, train, evaluate"
 test -z "$(mlvc repro --dry --json | python3 -c 'import json,sys; print([s for s in json.load(sys.stdin)["stages"] if s["action"] != "up-to-date"] or "")')"
 # ---- end of pipelines -------------------------------------------------------------------
+
+# ---- remotes: push to and pull from a local-folder remote --------------------------------
+step mlvc remote add origin "$DEMO-remote" --default
+step git add .mlvc/config .mlvc/.gitignore
+step git commit -q -m "Add the team remote"
+step mlvc status --remote                 # what is not pushed yet
+step mlvc push                            # only what the remote lacks, trees after their files
+step mlvc push                            # nothing to send: the root tree is there, so all of it is
+step mlvc status --remote
+git clone -q "$DEMO" "$DEMO-teammate"     # a teammate: git brings pointers, the remote brings bytes
+cd "$DEMO-teammate"
+step mlvc pull                            # fetch (each object verified against its name) + checkout
+diff -r "$DEMO/data" "$DEMO-teammate/data" && echo "teammate's data is identical"
+step mlvc remote verify                   # rehash what the remote holds
+cd "$DEMO"
+# ---- end of remotes ------------------------------------------------------------------------

@@ -329,9 +329,12 @@ def remote_status(repo, store: RemoteStore, roots: list[Root], jobs: int | None 
     store.check()
     pool = _Pool(jobs or default_jobs(store))
     index = RemoteIndex(store, pool)
+    groups: dict[str, list[Root]] = {}
+    for r in roots:  # a lock file names many outs: one line for it
+        groups.setdefault(r.path, []).append(r)
     out = []
-    for r in roots:
-        plan = plan_push(repo, index, [r])
+    for path, group in groups.items():
+        plan = plan_push(repo, index, group)
         n = len(plan.files) + len(plan.trees)
         if plan.missing:
             state = "not in cache"
@@ -339,7 +342,7 @@ def remote_status(repo, store: RemoteStore, roots: list[Root], jobs: int | None 
             state = "not pushed"
         else:
             state = "pushed"
-        out.append(RemoteStatus(r.path, state, n, plan.nbytes))
+        out.append(RemoteStatus(path, state, n, plan.nbytes))
     return out
 
 
