@@ -6,8 +6,8 @@ Everything lands whole or not at all: a reader never sees a half-written file.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
-import secrets
 import stat
 
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
@@ -15,9 +15,16 @@ TMP_MARK = ".mlvc-tmp-"
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 
 
+_TMP_SEQ = itertools.count()
+_TMP_TOKEN: list[str] = []  # per process: random, so two processes never pick the same names
+
+
 def tmp_path_for(dest: str) -> str:
+    """A fresh temp name beside `dest` (a random per-process token + pid + a counter: no syscall per name)."""
+    if not _TMP_TOKEN:
+        _TMP_TOKEN.append(os.urandom(3).hex())
     head, tail = os.path.split(dest)
-    return os.path.join(head, f".{tail[:100]}{TMP_MARK}{secrets.token_hex(4)}")
+    return os.path.join(head, f".{tail[:100]}{TMP_MARK}{_TMP_TOKEN[0]}{os.getpid():x}-{next(_TMP_SEQ):x}")
 
 
 def is_tmp_name(name: str) -> bool:
@@ -87,6 +94,16 @@ def place(src: str, dest: str, link_type: str, mode: int) -> str:
 
     `mode` applies to copies and reflinks; hard and symbolic links share the source's mode.
     """
+    if link_type in ("hardlink", "symlink"):
+        # A link appears whole or not at all: where `dest` is free (a fresh checkout), no temp file.
+        try:
+            if link_type == "hardlink":
+                os.link(src, dest)
+            else:
+                os.symlink(os.path.abspath(src), dest)
+            return link_type
+        except FileExistsError:
+            pass
     tmp = tmp_path_for(dest)
     try:
         used = link_type
@@ -107,7 +124,7 @@ def place(src: str, dest: str, link_type: str, mode: int) -> str:
 
 
 def reflink_supported(directory: str) -> bool:
-    probe_src = os.path.join(directory, f".reflink-probe{TMP_MARK}{secrets.token_hex(4)}")
+    probe_src = os.path.join(directory, f".reflink-probe{TMP_MARK}{os.urandom(4).hex()}")
     probe_dst = probe_src + "-clone"
     try:
         with open(probe_src, "wb") as f:

@@ -61,13 +61,17 @@ class ObjectStore:
         dest = self.path(h)
         with _disk_full_guard(dest):
             if link_type in ("hardlink", "symlink"):
+                # A hard link appears whole or not at all, so no temp file is needed: make the inode
+                # read-only, then link it under its name (EEXIST: a racing writer stored it first).
+                old_mode = os.stat(src).st_mode & 0o7777
+                os.chmod(src, OBJECT_MODE)
                 try:
-                    tmp = links.tmp_path_for(dest)
-                    os.link(src, tmp)
-                    os.chmod(tmp, OBJECT_MODE)
-                    os.replace(tmp, dest)
+                    os.link(src, dest)
                     return True
+                except FileExistsError:
+                    return False
                 except OSError as exc:
+                    os.chmod(src, old_mode)
                     if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
                         raise
             links.place(src, dest, "reflink" if link_type != "copy" else "copy", OBJECT_MODE)

@@ -18,7 +18,7 @@ def link_node(repo, node: FileNode | DirNode, link_type: str) -> None:
         return
     files = [node] if isinstance(node, FileNode) else [f for d in node.iter_dirs() for f in d.files]
     for f in files:
-        if f.hash is None or f.st.st_mode & 0o111:
+        if f.hash is None or f.st.st_mode & 0o111 or f.linked:
             continue
         obj = repo.objects.path(f.hash)
         if link_type == "symlink":

@@ -285,11 +285,12 @@ class Scanner:
                 fd = os.open(f.abspath, os.O_RDONLY | _O_CLOEXEC)
                 try:
                     data = _read_all(fd, size)
+                    h = hash_bytes(data)
                     after = os.fstat(fd)
                 finally:
                     os.close(fd)
-                h = hash_bytes(data)
-                self.objects.add_bytes(data, h)
+                if (after.st_size, after.st_mtime_ns) == (size, f.st.st_mtime_ns):
+                    self.objects.add_bytes(data, h)
             elif self.link_type == "copy" or (self.link_type != "reflink" and f.st.st_mode & 0o111):
                 h = self.objects.add_stream(f.abspath)
                 after = os.stat(f.abspath)
