@@ -86,7 +86,7 @@ class ParamsReader:
 
     def doc(self, rel: str) -> Any:
         if rel not in self._docs:
-            self._docs[rel] = load_file(os.path.join(self.root, rel), rel)
+            self._docs[rel] = _load_cached(self.root, rel)
         return self._docs[rel]
 
     def exists(self, rel: str) -> bool:
@@ -112,3 +112,42 @@ class ParamsReader:
     def forget(self, rel: str) -> None:
         """Drop a cached document (a stage may write a params file another stage reads)."""
         self._docs.pop(rel, None)
+
+
+def _load_cached(root: str, rel: str) -> Any:
+    """A YAML params file, parsed at most once per content: the parsed form is kept in
+    `.mlvc/tmp/params/` keyed by the bytes, so a no-op repro never loads the YAML library."""
+    path = os.path.join(root, rel)
+    if os.path.splitext(rel)[1].lower() not in (".yaml", ".yml") or not os.path.isdir(os.path.join(root, ".mlvc")):
+        return load_file(path, rel)
+    import pickle
+
+    from mlvc.hashing import hash_bytes
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise PipelineError(f"{rel}: params file not found") from None
+    key = hash_bytes(data)
+    cache_dir = os.path.join(root, ".mlvc", "tmp", "params")
+    cache = os.path.join(cache_dir, hash_bytes(rel.encode()) + ".pickle")
+    try:
+        with open(cache, "rb") as f:
+            cached_key, doc = pickle.load(f)
+        if cached_key == key:
+            return doc
+    except Exception:  # absent or unreadable: parse
+        pass
+    try:
+        doc = load_yaml(data.decode("utf-8"), rel)
+    except UnicodeDecodeError as exc:
+        raise PipelineError(f"{rel}: cannot parse ({exc})") from None
+    try:
+        from mlvc.links import write_bytes_atomic
+
+        os.makedirs(cache_dir, exist_ok=True)
+        write_bytes_atomic(cache, pickle.dumps((key, doc), protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError:
+        pass  # a read-only checkout: parse every time
+    return doc
