@@ -223,3 +223,32 @@ def test_status_of_pointer_whose_object_is_missing(repo: Path, mlvc) -> None:
     assert st["data"]["state"] == "modified" and st["data"]["in_cache"] is False
     r = mlvc("checkout", "--force", check=False)
     assert_clean_error(r, h, "data", "not in the cache")
+
+
+def test_checkout_keeps_ignored_files_of_a_folder_that_goes_away(repo: Path, mlvc) -> None:
+    """Like git: a folder that leaves the tree loses its tracked files; files .mlvcignore hides stay."""
+    (repo / ".mlvcignore").write_text("*.log\n")
+    build(repo / "data", {"keep.csv": b"k", "run1/a.csv": b"a", "run2/b.csv": b"b"})
+    mlvc("add", "data")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "v1", cwd=repo)
+    import shutil
+
+    shutil.rmtree(repo / "data/run1")
+    shutil.rmtree(repo / "data/run2")
+    mlvc("commit")
+    git("commit", "-qam", "v2: no runs", cwd=repo)
+    git("checkout", "-q", "HEAD~1", cwd=repo)
+    mlvc("checkout")
+    (repo / "data/run1/debug.log").write_text("a log only the workspace has")
+    git("checkout", "-q", "main", cwd=repo)
+    mlvc("checkout")
+    assert not (repo / "data/run2").exists()
+    assert not (repo / "data/run1/a.csv").exists()
+    assert (repo / "data/run1/debug.log").read_text() == "a log only the workspace has"
+    # the kept folder is an (empty) folder to mlvc: the only difference, and no file changed
+    st = _status(mlvc)["data"]
+    assert st["state"] == "modified" and st["changes"] == []
+    os.unlink(repo / "data/run1/debug.log")
+    os.rmdir(repo / "data/run1")
+    assert _status(mlvc)["data"]["state"] == "unchanged"
