@@ -122,6 +122,14 @@ class CapacityError(MlvcError):
     """A stage that asks for more CPUs, GPUs or memory than the machine (or [execute] config) has."""
 
 
+class RayWorkerLostError(ExecutorError):
+    """The Ray worker running a stage died (and Ray's retries, if any, died too); nothing was recorded."""
+
+
+class RayStageError(ExecutorError):
+    """mlvc itself failed on a Ray worker (fetching a stage's inputs, pushing its outs), not the command."""
+
+
 class HooksError(MlvcError):
     """Git hooks that cannot be installed or removed as asked (a hooks folder or hook file in the way)."""
 

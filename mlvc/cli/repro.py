@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import typer
+from typing import TYPE_CHECKING
 
 from mlvc.cli import common
+
+if TYPE_CHECKING:  # typer loads only to build the app: the fast path (cli/fast.py) runs without it
+    import typer
 
 LABELS = {
     "ran": "ran",
@@ -97,15 +100,38 @@ def install_sigterm() -> None:
         pass  # not the main thread (embedded use): leave signals alone
 
 
-def reproduce(repo, opts, as_json: bool):
+RAY_JOBS = 256  # stages in flight on a cluster when -j is not given: Ray queues what does not fit yet
+
+
+def resolve_executor(repo, executor: str | None, address: str | None):
+    """--executor (else `execute.executor` in config, else local) -> an executor, or None for the default."""
+    from mlvc.errors import ConfigError
+
+    name = executor or repo.config.get("execute", "executor") or "local"
+    if address and name != "ray":
+        raise ConfigError(f"--address is for the ray executor (the executor is {name!r}); add --executor ray")
+    if name == "local":
+        return None
+    if name != "ray":
+        raise ConfigError(
+            f"unknown executor {name!r}: choose local or ray (stages with `image:` run in a container by themselves)"
+        )
+    from mlvc.execute.base import get_executor
+
+    return get_executor("ray", repo=repo, address=address)
+
+
+def reproduce(repo, opts, as_json: bool, executor=None):
     from mlvc.pipeline.repro import Reproducer
 
     listener = TextListener(enabled=not as_json)
-    rep = Reproducer(repo, listener=listener, progress=common.progress(), stdout_to_stderr=as_json)
+    rep = Reproducer(repo, executor=executor, listener=listener, progress=common.progress(), stdout_to_stderr=as_json)
     return rep.run(opts)
 
 
 def register(app: typer.Typer) -> None:
+    import typer
+
     @app.command()
     def repro(
         targets: list[str] = typer.Argument(None, help="Stages (or outs) to reproduce; default: the whole pipeline."),
@@ -121,28 +147,55 @@ def register(app: typer.Typer) -> None:
             None, "--jobs", "-j",
             help="Stages at once, within CPU/GPU/memory capacity (default: execute.jobs or 1; 0 = one per CPU).",
         ),
+        executor: str | None = typer.Option(
+            None, "--executor", "-e",
+            help="Where stages run: local (default, or execute.executor) or ray (a Ray cluster, data via the remote).",
+        ),
+        address: str | None = typer.Option(
+            None, "--address", help="The Ray cluster (HOST:PORT) for --executor ray (default: execute.address)."
+        ),
         as_json: bool = common.JsonOpt,
     ) -> None:
         """Reproduce the pipeline: run only the stages whose inputs changed, in dependency order."""
-        from mlvc.pipeline.repro import Options
+        run(targets, force, single, downstream, dry, keep_going, no_run_cache, jobs, executor, address, as_json)
 
-        opts = Options(targets or None, force, single, downstream, dry, keep_going, not no_run_cache)
-        install_sigterm()
-        with common.open_repo(mutating=not dry) as repo:
-            opts.jobs = resolve_jobs(repo, jobs)
-            results = reproduce(repo, opts, as_json)
-        if as_json:
-            common.emit_json({"stages": [r.to_dict() for r in results]})
-            return
-        if dry:
-            for r in results:
-                common.out(stage_line(r.name, r.action, r.reasons) + runs_on_text(r.runs_on))
-            return
-        done = [r for r in results if r.action in ("ran", "restored", "run-cache")]
-        if not done:
-            common.out("Everything is up to date.")
-        elif any(r.action in ("ran", "run-cache") for r in done):
-            common.out("Updated mlvc.lock. To track the changes with git: git add mlvc.lock .gitignore")
+
+def run(
+    targets: list[str] | None,
+    force: bool = False,
+    single: bool = False,
+    downstream: bool = False,
+    dry: bool = False,
+    keep_going: bool = False,
+    no_run_cache: bool = False,
+    jobs: int | None = None,
+    executor: str | None = None,
+    address: str | None = None,
+    as_json: bool = False,
+) -> None:
+    """The body of `mlvc repro` (also called by the typer-free fast path, mlvc/cli/fast.py)."""
+    from mlvc.pipeline.repro import Options
+
+    opts = Options(targets or None, force, single, downstream, dry, keep_going, not no_run_cache)
+    install_sigterm()
+    with common.open_repo(mutating=not dry) as repo:
+        runner = resolve_executor(repo, executor, address)
+        opts.jobs = resolve_jobs(repo, jobs)
+        if runner is not None and runner.name == "ray" and jobs is None and not repo.config.get("execute", "jobs"):
+            opts.jobs = RAY_JOBS
+        results = reproduce(repo, opts, as_json, runner)
+    if as_json:
+        common.emit_json({"stages": [r.to_dict() for r in results]})
+        return
+    if dry:
+        for r in results:
+            common.out(stage_line(r.name, r.action, r.reasons) + runs_on_text(r.runs_on))
+        return
+    done = [r for r in results if r.action in ("ran", "restored", "run-cache")]
+    if not done:
+        common.out("Everything is up to date.")
+    elif any(r.action in ("ran", "run-cache") for r in done):
+        common.out("Updated mlvc.lock. To track the changes with git: git add mlvc.lock .gitignore")
 
 
 # -- `mlvc status` section ---------------------------------------------------------

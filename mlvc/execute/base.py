@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from mlvc.errors import ExecutorError
+from mlvc.pointer import Ref
 
 STDERR_TAIL = 4096
 
@@ -59,6 +60,22 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class StageFiles:
+    """A stage's inputs and outputs, repo-relative, for a backend with no shared filesystem.
+
+    `deps` carries the hashes the plan saw (the lock records them), so a backend that ships the
+    bytes can refuse a dep that changed since; `params` are the params files the stage reads;
+    `persist` are the outs whose current content the command builds on."""
+
+    root: str  # the workspace root (absolute); Job.wdir lies under it
+    deps: dict[str, Ref] = field(default_factory=dict)
+    outs: tuple[str, ...] = ()
+    params: tuple[str, ...] = ()
+    persist: tuple[str, ...] = ()
+    uncached: tuple[str, ...] = ()  # outs with `cache: false`
+
+
+@dataclass(frozen=True)
 class Job:
     name: str  # the stage name, for messages and logs
     cmds: tuple[str, ...]  # shell commands, run in order; the first failure stops the job
@@ -72,6 +89,9 @@ class Job:
     # When set (by the parallel scheduler), stdout and stderr go to `output.write(data, "stdout"|"stderr")`
     # instead of straight to the terminal: see mlvc.execute.output.StageOutput. The caller closes it.
     output: OutputSink | None = None
+    # What the stage reads and writes (set by the pipeline): backends that run the command away from
+    # this workspace (`ray`) move these through the remote; `local` and `container` ignore it.
+    files: StageFiles | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +118,7 @@ class Executor(Protocol):
 BACKENDS: dict[str, str] = {
     "local": "mlvc.execute.local:LocalExecutor",
     "container": "mlvc.execute.container:ContainerExecutor",
+    "ray": "mlvc.execute.ray:RayExecutor",
 }
 
 

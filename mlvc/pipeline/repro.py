@@ -176,6 +176,8 @@ class Reproducer:
         entry = self.lock.stages.get(name)
         d = self.planner.decide(stage, entry, opts.force)
         if d.action in (OK, FROZEN):
+            if d.adopted is not None and d.action == OK:  # up to date by dvc.lock: into mlvc.lock, nothing runs
+                self._record(stage, d, d.adopted.outs)
             result = StageResult(name, UP_TO_DATE if d.action == OK else SKIPPED_FROZEN, d.reasons)
             self.listener.finished(result)
             return result
@@ -220,6 +222,7 @@ class Reproducer:
             image=stage.image,
             stdout_to_stderr=self.stdout_to_stderr,
             network=stage.network,
+            files=self._stage_files(stage, d),
         )
         from mlvc.execute.scheduler import Grant, with_grant
 
@@ -340,8 +343,22 @@ class Reproducer:
         if self._capacity is None:
             from mlvc.execute.capacity import machine_capacity
 
-            self._capacity = machine_capacity(self.repo.config)
+            cluster = getattr(self._executor, "capacity", None)  # a cluster backend (ray) has its own
+            self._capacity = cluster() if callable(cluster) else machine_capacity(self.repo.config)
         return self._capacity
+
+    def _stage_files(self, stage: spec.Stage, d: Decision):
+        """What the stage reads and writes, for a backend that runs it away from this workspace (ray)."""
+        from mlvc.execute.base import StageFiles
+
+        return StageFiles(
+            root=self.repo.root,
+            deps=dict(d.deps),
+            outs=tuple(o.path for o in stage.outs),
+            params=tuple(dict.fromkeys(p.file for p in stage.params)),
+            persist=tuple(o.path for o in stage.outs if o.persist),
+            uncached=tuple(o.path for o in stage.outs if not o.cache),
+        )
 
     def _engine_name(self) -> str | None:
         return self.repo.config.get("execute", "engine") or None
