@@ -13,6 +13,7 @@ import stat
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 TMP_MARK = ".mlvc-tmp-"
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+NO_HARDLINK = (errno.EXDEV, errno.EMLINK, errno.EPERM)  # where a hard link cannot be made: copy instead
 
 
 _TMP_SEQ = itertools.count()
@@ -104,11 +105,21 @@ def place(src: str, dest: str, link_type: str, mode: int) -> str:
             return link_type
         except FileExistsError:
             pass
+        except OSError as exc:
+            if link_type != "hardlink" or exc.errno not in NO_HARDLINK:
+                raise
+            link_type = "copy"  # the cache is on another filesystem, or the inode has too many links
     tmp = tmp_path_for(dest)
     try:
         used = link_type
         if link_type == "hardlink":
-            os.link(src, tmp)
+            try:
+                os.link(src, tmp)
+            except OSError as exc:
+                if exc.errno not in NO_HARDLINK:
+                    raise
+                used = "copy"
+                _copy(src, tmp, mode)
         elif link_type == "symlink":
             os.symlink(os.path.abspath(src), tmp)
         elif link_type == "reflink" and _clone(src, tmp, mode):

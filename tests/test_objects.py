@@ -124,3 +124,20 @@ def test_disk_full_leaves_nothing_partial(store: ObjectStore, tmp_path: Path, mo
         store.add_file(str(src), hash_file(src), "copy")
     monkeypatch.undo()
     assert list(store.iter_hashes()) == [] and list(store.iter_tmp()) == []
+
+
+@pytest.mark.parametrize("err", [errno.EXDEV, errno.EMLINK])
+@pytest.mark.parametrize("dest_exists", [False, True])
+def test_hardlink_that_cannot_be_made_falls_back_to_a_copy(tmp_path: Path, monkeypatch, err, dest_exists) -> None:
+    src, dest = tmp_path / "obj", tmp_path / "ws"
+    src.write_bytes(b"object bytes")
+    if dest_exists:
+        dest.write_bytes(b"old")
+
+    def no_link(*_a, **_k):
+        raise OSError(err, os.strerror(err))
+
+    monkeypatch.setattr(os, "link", no_link)
+    assert links.place(str(src), str(dest), "hardlink", 0o644) == "copy"
+    assert dest.read_bytes() == b"object bytes" and dest.stat().st_ino != src.stat().st_ino
+    assert [p.name for p in tmp_path.iterdir() if links.is_tmp_name(p.name)] == []

@@ -200,3 +200,29 @@ def test_from_a_subfolder_the_printed_git_add_works(repo: Path) -> None:
     run_mlvc("checkout", "data", cwd=sub)
     assert (sub / "data/a").read_bytes() == b"a"
     assert "unchanged  sub/data" in run_mlvc("status", "data", cwd=sub).stdout
+
+
+def test_hardlink_with_the_cache_on_another_filesystem(repo: Path, mlvc, tmp_path: Path) -> None:
+    """`[cache] dir` on another filesystem: hardlinks cannot be made, so add and checkout copy."""
+    import subprocess
+
+    mnt = tmp_path / "othercache"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], capture_output=True
+    ).returncode:
+        pytest.skip("mounting a tmpfs needs root (test_objects covers the fallback in-process)")
+    try:
+        with open(repo / ".mlvc/config", "a") as f:
+            f.write(f"\n[cache]\ndir = {mnt}\n")
+        set_link(repo, "hardlink")
+        build(repo / "data", {"a": b"a", "sub/b": b"b"})
+        mlvc("add", "data")
+        import shutil
+
+        shutil.rmtree(repo / "data")
+        mlvc("checkout")
+        assert snapshot(repo / "data") == spec_snapshot({"a": b"a", "sub/b": b"b"})
+        assert "0 corrupt" in mlvc("cache", "verify").stdout
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
