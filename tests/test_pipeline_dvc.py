@@ -142,3 +142,41 @@ def test_missing_dep_and_param_fail_before_anything_runs(repo, mlvc):
     r = mlvc("repro", check=False)
     assert r.returncode == 1 and "dvc.yaml:4: stage 'first': param 'epochs' not found in params.yaml" in r.stderr
     assert ran(repo) == []
+
+
+def test_dvc_lock_that_matches_is_adopted_without_running(repo, mlvc):
+    import hashlib
+
+    def md5(p: Path) -> str:
+        return hashlib.md5(p.read_bytes()).hexdigest()
+
+    (repo / "params.yaml").write_text("lr: 0.1\n")
+    (repo / "in.txt").write_text("hello\n")
+    (repo / "dvc.yaml").write_text(
+        "stages:\n"
+        "  a:\n    cmd: echo a >> ran.log && cat in.txt > a.txt\n    deps: [in.txt]\n    params: [lr]\n    outs: [a.txt]\n"
+        "  b:\n    cmd: echo b >> ran.log && cat a.txt a.txt > b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n"
+    )
+    (repo / "a.txt").write_text("hello\n")
+    (repo / "b.txt").write_text("hello\nhello\n")
+    entry = "    - path: {p}\n      hash: md5\n      md5: {m}\n      size: {s}\n"
+    f = lambda p: entry.format(p=p, m=md5(repo / p), s=(repo / p).stat().st_size)  # noqa: E731
+    lock = (
+        "schema: '2.0'\nstages:\n"
+        "  a:\n    cmd: echo a >> ran.log && cat in.txt > a.txt\n    deps:\n" + f("in.txt")
+        + "    params:\n      params.yaml:\n        lr: 0.1\n    outs:\n" + f("a.txt")
+        + "  b:\n    cmd: echo b >> ran.log && cat a.txt a.txt > b.txt\n    deps:\n" + f("a.txt")
+        + "    outs:\n" + f("b.txt")
+    )  # fmt: skip
+    (repo / "dvc.lock").write_text(lock)
+    mlvc("repro")
+    assert ran(repo) == []
+    assert "  a:" in (repo / "mlvc.lock").read_text() and "  b:" in (repo / "mlvc.lock").read_text()
+    # a dvc.lock that no longer matches (b.txt edited) is not trusted for that stage
+    (repo / "mlvc.lock").unlink()
+    (repo / "b.txt").write_text("edited\n")
+    mlvc("repro")
+    assert ran(repo) == ["b"]
+    (repo / "params.yaml").write_text("lr: 0.2\n")
+    mlvc("repro")
+    assert ran(repo) == ["a"]  # same a.txt: b does not rerun

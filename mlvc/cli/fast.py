@@ -1,4 +1,4 @@
-"""The typer-free fast path for the hottest commands: `status`, `add`, `commit`, `checkout`.
+"""The typer-free fast path for the hottest commands: `status`, `add`, `commit`, `checkout`, `repro`.
 
 typer >= 0.29 builds a pydantic TypeAdapter for every non-bool parameter of the command it runs:
 0.1-0.3 s of imports on each call, more than a no-op `mlvc status` of 50,000 files takes. So
@@ -24,6 +24,15 @@ COMMANDS: dict[str, tuple[dict[str, str], dict[str, str], bool]] = {
     "add": ({"--json": "as_json"}, {"--link": "link"}, True),
     "commit": ({"--json": "as_json"}, {}, False),
     "checkout": ({"--json": "as_json", "--force": "force", "-f": "force"}, {}, False),
+    "repro": (
+        {
+            "--json": "as_json", "--force": "force", "-f": "force", "--single-item": "single", "-s": "single",
+            "--downstream": "downstream", "--dry": "dry", "--keep-going": "keep_going", "-k": "keep_going",
+            "--no-run-cache": "no_run_cache",
+        },
+        {"--jobs": "jobs", "-j": "jobs", "--executor": "executor", "-e": "executor", "--address": "address"},
+        False,
+    ),  # fmt: skip
 }
 
 
@@ -66,6 +75,8 @@ def parse(argv: list[str]) -> tuple[dict[str, bool], str, list[str], dict[str, o
         return None
     if opts.get("link") is not None and opts["link"] not in LINK_TYPES:
         return None
+    if opts.get("jobs") is not None and not str(opts["jobs"]).isdigit():
+        return None  # typer says what is wrong with it
     return globals_, command, paths, opts
 
 
@@ -83,6 +94,15 @@ def _body(command: str, paths: list[str], opts: dict[str, object]) -> Callable[[
         from mlvc.cli import add
 
         return lambda: add.run_commit(paths or None, as_json)
+    if command == "repro":
+        from mlvc.cli import repro
+
+        flags = {k: bool(opts.get(k)) for k in ("force", "single", "downstream", "dry", "keep_going", "no_run_cache")}
+        jobs = int(opts["jobs"]) if opts.get("jobs") is not None else None  # type: ignore[arg-type]
+        return lambda: repro.run(
+            paths or None, jobs=jobs, executor=opts.get("executor"), address=opts.get("address"),  # type: ignore[arg-type]
+            as_json=as_json, **flags,
+        )  # fmt: skip
     from mlvc.cli import checkout
 
     return lambda: checkout.run(paths or None, bool(opts.get("force")), as_json)

@@ -69,6 +69,7 @@ class Decision:
     deps: dict[str, Ref] = field(default_factory=dict)  # current hashes, for the lock
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # current values
     missing: list[str] = field(default_factory=list)  # outs to restore
+    adopted: LockEntry | None = None  # up to date by dvc.lock: the entry to write to mlvc.lock
 
     def to_dict(self) -> dict[str, object]:
         return {"name": self.name, "action": self.action, "reasons": self.reasons}
@@ -80,6 +81,7 @@ class Planner:
         self.graph = graph
         self.hasher = hasher
         self.reader = reader
+        self._dvc_lock: dict | None = None  # dvc.lock's stages, read on first need
 
     def params_of(self, stage: Stage) -> dict[str, dict[str, Any]]:
         values: dict[str, dict[str, Any]] = {}
@@ -88,6 +90,24 @@ class Planner:
                 raise PipelineError(f"{decl.where}: stage {stage.name!r}: params file {decl.file} not found")
             values[decl.file] = self.reader.values(decl.file, decl.keys, f"{decl.where}: stage {stage.name!r}")
         return values
+
+    def _adopt(self, stage: Stage, d: Decision) -> LockEntry | None:
+        """The stage's mlvc.lock entry when dvc.lock shows DVC ran it as it is now (see dvclock)."""
+        from mlvc.pipeline import dvclock
+        from mlvc.pipeline.lockfile import LockedOut
+
+        if self._dvc_lock is None:
+            self._dvc_lock = dvclock.load(self.repo.root)
+        found = self._dvc_lock.get(stage.name)
+        if found is None or not dvclock.matches(self.repo.root, stage, found, d.params):
+            return None
+        outs = {}
+        for out in stage.outs:
+            ref = self.hasher.ref(out.path)
+            if ref is None:
+                return None
+            outs[out.path] = LockedOut(ref, out.cache)
+        return LockEntry(stage.settings(), dict(d.deps), d.params, outs)
 
     def check_inputs(self, names: list[str]) -> None:
         """Fail before anything runs: a dep that nothing produces and that does not exist; a param
@@ -127,6 +147,8 @@ class Planner:
                 how = f" (stage {prod[0]!r} produces it: `mlvc repro {prod[0]}`)" if prod else ""
                 raise PipelineError(f"{dep.where}: stage {stage.name!r}: dep {dep.path!r} does not exist{how}")
             d.deps[dep.path] = ref
+        if entry is None and not force and not waits and stage.where.startswith("dvc.yaml"):
+            entry = d.adopted = self._adopt(stage, d)
         if force:
             reasons.append("forced")
         if entry is None:
