@@ -53,8 +53,11 @@ def test_nested_tracking_is_refused(repo: Path, mlvc) -> None:
     mlvc("add", "data")
     assert_clean_error(mlvc("add", "data/sub", check=False), "data/sub", "inside the tracked folder data")
     assert_clean_error(mlvc("add", "data.mlvc", check=False), "data.mlvc", "pointer file")
-    build(repo / "outer", {"inner/x": b"x"})
-    mlvc("add", "outer/inner")
+    build(repo / "outer", {"inner/x": b"x", "y": b"y"})
+    assert_clean_error(mlvc("add", "outer/y", "outer", check=False), "outer/y", "inside outer")
+    assert not (repo / "outer.mlvc").exists() and not (repo / "outer/y.mlvc").exists()
+    mlvc("add", "outer/inner", "outer/inner")  # the same path twice is added once
+    assert (repo / "outer/.gitignore").read_text() == "/inner\n"
     assert_clean_error(mlvc("add", "outer", check=False), "outer", "contains tracked path outer/inner")
 
 

@@ -44,6 +44,11 @@ def check_addable(repo, rel: str) -> None:
 
 
 def add(repo, rels: list[str], progress: Progress = NULL, link_type: str | None = None) -> list[AddResult]:
+    rels = list(dict.fromkeys(rels))  # `mlvc add a a` adds a once
+    for rel in rels:
+        outer = next((o for o in rels if rel.startswith(o + "/")), None)
+        if outer is not None:
+            raise PathError(f"{rel}: is inside {outer}, which this command adds too; add only one of them")
     for rel in rels:
         check_addable(repo, rel)
     scanner = Scanner(repo, store=True, link_type=link_type, progress=progress)
