@@ -79,6 +79,7 @@ def _is_number(text: str) -> bool:
 
 
 def _bounds(metric: str | None, minimum: list[str], maximum: list[str], drops: list[str], rises: list[str]):
+    from mlvc.errors import GateSpecError
     from mlvc.gate import parse_bound
 
     out = []
@@ -86,7 +87,10 @@ def _bounds(metric: str | None, minimum: list[str], maximum: list[str], drops: l
         for v in values:
             if metric is not None and "=" not in v:
                 v = f"{metric}={v}"
-            out.append(parse_bound(kind, v))
+            try:
+                out.append(parse_bound(kind, v))
+            except GateSpecError as exc:
+                raise typer.BadParameter(str(exc), param_hint=f"--{kind}") from None
     return out
 
 
