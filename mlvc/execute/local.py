@@ -68,6 +68,8 @@ class LocalExecutor:
             return 127, f"{self.shell}: {exc.strerror}\n".encode()
         with self._guard:
             self._procs.add(proc)
+        if self._interrupted:  # interrupt() ran between Popen and the add above: it did not see this one
+            _end_group(proc)
         tail = bytearray()
         pumps = [threading.Thread(target=_pump, args=(proc.stderr, tail, job.output), daemon=True)]
         if proc.stdout is not None:

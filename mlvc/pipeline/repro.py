@@ -364,12 +364,15 @@ class Reproducer:
         return self.repo.config.get("execute", "engine") or None
 
     def _executor_for(self, stage: spec.Stage) -> Executor:
-        """`image:` stages go to the container backend, unless a non-local executor was chosen."""
-        if stage.image and (self._executor is None or self._executor.name == "local"):
-            if self._container is None:
-                self._container = get_executor("container", root=self.repo.root, engine=self._engine_name())
-            return self._container
-        return self.executor
+        """`image:` stages go to the container backend, unless a non-local executor was chosen.
+        Made once under a lock: workers of `-j` ask at the same time, and Ctrl-C must reach the one they use."""
+        with self._lock_guard:
+            executor = self.executor
+            if stage.image and executor.name == "local":
+                if self._container is None:
+                    self._container = get_executor("container", root=self.repo.root, engine=self._engine_name())
+                return self._container
+            return executor
 
     def _interrupt_all(self) -> None:
         for ex in (self._executor, self._container):
