@@ -75,6 +75,7 @@ class GateResult:
     stale: list[dict[str, object]] | None = None  # None: not checked
     remote: str | None = None
     unpushed: list[dict[str, object]] | None = None  # None: not checked
+    data_rev: str | None = None  # the revision whose data --pushed checked
     metrics_diff: list = field(default_factory=list)  # history.results.Change (for the report)
     params_diff: list = field(default_factory=list)
     data_diff: list = field(default_factory=list)  # history.datadiff.DataChange
@@ -97,7 +98,8 @@ class GateResult:
         return {
             "rev": self.rev, "base": self.base, "ok": self.exit_code == 0, "exit_code": self.exit_code,
             "metrics": [m.to_dict() for m in self.metrics], "stale": self.stale, "remote": self.remote,
-            "unpushed": self.unpushed, "metrics_diff": [c.to_dict() for c in self.metrics_diff],
+            "unpushed": self.unpushed, "data_rev": self.data_rev,
+            "metrics_diff": [c.to_dict() for c in self.metrics_diff],
             "params_diff": [c.to_dict() for c in self.params_diff],
             "data_diff": [c.to_dict() for c in self.data_diff], "notes": self.notes,
         }
@@ -222,7 +224,8 @@ def markdown(result: GateResult) -> str:
                        f"{len(result.stale)} stale stage(s)" if result.stale else "every stage matches mlvc.lock"])
     if result.unpushed is not None:
         checks.append([f"data on remote {result.remote}", "**FAIL**" if result.unpushed else "pass",
-                       f"{len(result.unpushed)} path(s) not pushed" if result.unpushed else f"all of {result.rev}"])
+                       f"{len(result.unpushed)} path(s) of {result.data_rev} not pushed" if result.unpushed
+                       else f"all the data of {result.data_rev}"])
     if checks:
         lines += _table(["Check", "Result", "Detail"], checks) + [""]
     lines += ["### Stale stages", ""]

@@ -131,7 +131,8 @@ def _gate(bounds, base: str | None, rev: str, pipeline: bool, pushed: bool, remo
 
             store = open_store(rconfig.load(repo.config, remote), repo.root)
             result.remote = store.name
-            result.unpushed = gate.unpushed(repo, store, "HEAD" if rev == WORKSPACE else rev)
+            result.data_rev = "HEAD" if rev == WORKSPACE else rev
+            result.unpushed = gate.unpushed(repo, store, result.data_rev)
         if md:
             metrics, params, data, notes = gate.diffs(repo, hist, base or "HEAD", rev)
             result.metrics_diff, result.params_diff, result.data_diff = metrics, params, data
@@ -164,7 +165,6 @@ def _print(result) -> None:
             common.err(f"mlvc: check failed: {u['path']}: {u['state']} on remote {result.remote} "
                        f"(run `mlvc push`)")
         if not result.unpushed:
-            common.out(f"ok: all data of {'HEAD' if result.rev == 'workspace' else result.rev} is on remote "
-                       f"{result.remote}")
+            common.out(f"ok: all the data of {result.data_rev} is on remote {result.remote}")
     for n in result.notes:
         common.err(f"mlvc: warning: {n}")
