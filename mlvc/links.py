@@ -85,9 +85,20 @@ def write_bytes_atomic(dest: str, data: bytes, mode: int = 0o644) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as exc:
         _unlink_quiet(tmp)
+        _raise_if_disk_full(exc, dest)
         raise
+
+
+def _raise_if_disk_full(exc: BaseException, dest: str) -> None:
+    """ENOSPC/EDQUOT become a DiskFullError that says where (os.write's own error names no file)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        from mlvc.errors import DiskFullError
+
+        raise DiskFullError(
+            f"no space left on device writing {dest}; nothing partial was kept, free some space and rerun"
+        ) from None
 
 
 def place(src: str, dest: str, link_type: str, mode: int) -> str:
@@ -129,8 +140,9 @@ def place(src: str, dest: str, link_type: str, mode: int) -> str:
             _copy(src, tmp, mode)
         os.replace(tmp, dest)
         return used
-    except BaseException:
+    except BaseException as exc:
         _unlink_quiet(tmp)
+        _raise_if_disk_full(exc, dest)
         raise
 
 

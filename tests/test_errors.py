@@ -266,6 +266,32 @@ def test_full_disk_on_a_real_tiny_filesystem(repo: Path, mlvc, tmp_path: Path) -
         subprocess.run(["umount", str(mnt)], check=False)
 
 
+def test_full_disk_during_checkout(repo: Path, mlvc) -> None:
+    """The workspace folder on a 1 MiB tmpfs: checkout of 3 MiB fails clearly, leaves no temp file,
+    and a rerun with space finishes the job."""
+    data = repo / "data"
+    build(data, {f"f{i}": os.urandom(300_000) for i in range(10)})
+    mlvc("add", "data")
+    import shutil
+
+    shutil.rmtree(data)
+    data.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(data)], capture_output=True
+    ).returncode == 0
+    if not mounted:
+        pytest.skip("mounting a tmpfs needs root (test_objects covers this path in-process)")
+    try:
+        r = mlvc("checkout", check=False)
+        assert_clean_error(r, "no space left on device writing", str(data))
+        assert not any(".mlvc-tmp-" in p.name for p in data.rglob("*"))
+        assert corrupt_objects(repo) == []
+    finally:
+        subprocess.run(["umount", str(data)], check=False)
+    mlvc("checkout")
+    assert len(list(data.iterdir())) == 10 and "unchanged  data" in mlvc("status").stdout
+
+
 def corrupt_objects_at(cache: Path) -> list[str]:
     from mlvc.hashing import hash_file
 

@@ -141,3 +141,21 @@ def test_hardlink_that_cannot_be_made_falls_back_to_a_copy(tmp_path: Path, monke
     assert links.place(str(src), str(dest), "hardlink", 0o644) == "copy"
     assert dest.read_bytes() == b"object bytes" and dest.stat().st_ino != src.stat().st_ino
     assert [p.name for p in tmp_path.iterdir() if links.is_tmp_name(p.name)] == []
+
+
+def test_disk_full_in_the_workspace_names_the_file(tmp_path: Path, monkeypatch) -> None:
+    """Pointer files, .gitignore and checked-out files: ENOSPC says where, and leaves no temp file."""
+    src = tmp_path / "obj"
+    src.write_bytes(b"x" * 100)
+
+    def no_space(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", no_space)
+    monkeypatch.setattr(os, "copy_file_range", no_space)
+    with pytest.raises(DiskFullError, match=r"no space left on device writing .*/data\.mlvc;"):
+        links.write_bytes_atomic(str(tmp_path / "data.mlvc"), b"schema: 1\n")
+    with pytest.raises(DiskFullError, match=r"no space left on device writing .*/ws;"):
+        links.place(str(src), str(tmp_path / "ws"), "copy", 0o644)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["obj"]
