@@ -183,14 +183,30 @@ def _check_lock(repo, staged: set[str], result: PreCommitResult) -> None:
 def pushed_commits(git, updates: list[tuple[str, str]], remote: str | None) -> list[bytes]:
     """Commits that (local sha, remote sha) updates send: reachable from a local sha, not from the
     remote's sha nor from what git knows the remote has (refs/remotes/REMOTE/*)."""
-    include = [local.encode() for local, _ in updates if local != ZERO]
+    include = [c for c in (_commit(git, local) for local, _ in updates if local != ZERO) if c is not None]
     if not include:
         return []
-    exclude = [theirs.encode() for _, theirs in updates if theirs != ZERO and theirs.encode() in git.object_store]
+    exclude = [c for c in (_commit(git, theirs) for _, theirs in updates if theirs != ZERO) if c is not None]
     if remote:
         known = f"refs/remotes/{remote}/".encode()
-        exclude += [sha for ref, sha in git.get_refs().items() if ref.startswith(known) and sha in git.object_store]
+        exclude += [c for ref, sha in git.get_refs().items() if ref.startswith(known)
+                    for c in [_commit(git, sha.decode())] if c is not None]
     return [entry.commit.id for entry in git.get_walker(include=include, exclude=exclude or None)]
+
+
+def _commit(git, sha: str) -> bytes | None:
+    """The commit SHA names (an annotated tag is peeled), or None (unknown here, or not a commit)."""
+    from dulwich.objects import Commit, Tag
+
+    key = sha.encode()
+    while key in git.object_store:
+        obj = git.object_store[key]
+        if isinstance(obj, Commit):
+            return key
+        if not isinstance(obj, Tag):
+            return None
+        key = obj.object[1]
+    return None
 
 
 def parse_updates(lines: list[str]) -> list[tuple[str, str]]:
