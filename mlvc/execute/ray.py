@@ -292,21 +292,8 @@ class RayExecutor:
             log_key=f"{job.name}#{uuid.uuid4().hex[:12]}",
         )
 
-    def task_options(self, r: Resources) -> dict[str, Any]:
-        """Ray's options for a stage's resources: CPUs (1 when unset, as Ray's default), GPUs, memory."""
-        opts: dict[str, Any] = {"num_cpus": r.cpus if r.cpus is not None else 1, "max_retries": self.max_retries,
-                                "retry_exceptions": False}
-        if r.gpus:
-            if self.gpu_resource == "GPU":
-                opts["num_gpus"] = r.gpus
-            else:
-                opts["resources"] = {self.gpu_resource: r.gpus}
-        if r.memory:
-            opts["memory"] = r.memory
-        return opts
-
     def _submit(self, task: StageTask):
-        opts = self.task_options(task.resources)
+        opts = task_options(task.resources, self.gpu_resource, self.max_retries)
         return self._task_fn.options(name=f"mlvc:{task.name}", **opts).remote(  # type: ignore[union-attr]
             task, self._relay, self.gpu_resource
         )
@@ -362,6 +349,22 @@ class RayExecutor:
             refs = list(self._running.values())
         for ref in refs:
             self._cancel(ref)
+
+
+def task_options(r: Resources, gpu_resource: str = "GPU", max_retries: int = DEFAULT_MAX_RETRIES) -> dict[str, Any]:
+    """Ray's options for a stage's resources: CPUs (1 when unset, as Ray's default), GPUs as `num_gpus`
+    or as the configured custom resource, memory in bytes; retried only when the worker dies."""
+    opts: dict[str, Any] = {
+        "num_cpus": r.cpus if r.cpus is not None else 1, "max_retries": max_retries, "retry_exceptions": False,
+    }
+    if r.gpus:
+        if gpu_resource == "GPU":
+            opts["num_gpus"] = r.gpus
+        else:
+            opts["resources"] = {gpu_resource: r.gpus}
+    if r.memory:
+        opts["memory"] = r.memory
+    return opts
 
 
 class _Sink:
