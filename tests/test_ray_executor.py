@@ -221,9 +221,17 @@ stages:
 """
 
 
-def _kill_worker_mid_stage(repo: Path, mark: Path, *args: str) -> subprocess.CompletedProcess:
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _kill_worker_mid_stage(repo: Path, mark: Path, *args: str, kill_command: bool = True):
     """Start the repro, wait until the stage runs, SIGKILL its Ray worker (and the command, as a lost
-    node would take it), then let the repro end."""
+    node would take it, unless told not to), then let the repro end. -> (result, command's pid)"""
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlvc", "repro", *args], cwd=repo, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -237,19 +245,20 @@ def _kill_worker_mid_stage(repo: Path, mark: Path, *args: str) -> subprocess.Com
         time.sleep(0.1)
     worker, shell = (int(x) for x in mark.read_text().split())
     os.kill(worker, signal.SIGKILL)
-    try:
-        os.killpg(shell, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    if kill_command:
+        try:
+            os.killpg(shell, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     out, err = proc.communicate(timeout=120)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), shell
 
 
 def test_worker_killed_mid_stage_is_retried(ray_repo, tmp_path):
     mark = tmp_path / "started"
     (ray_repo / "in.txt").write_text("x\n")
     (ray_repo / "mlvc.yaml").write_text(KILLABLE.format(mark=mark))
-    res = _kill_worker_mid_stage(ray_repo, mark)
+    res, _ = _kill_worker_mid_stage(ray_repo, mark)
     assert res.returncode == 0, res.stderr
     assert (ray_repo / "result.txt").read_text() == "finished\n"
     from mlvc.hashing import hash_bytes
@@ -264,8 +273,13 @@ def test_worker_killed_without_retries_is_a_clear_failure_and_records_nothing(ra
     mark = tmp_path / "started"
     (ray_repo / "in.txt").write_text("x\n")
     (ray_repo / "mlvc.yaml").write_text(KILLABLE.format(mark=mark))
-    res = _kill_worker_mid_stage(ray_repo, mark)
+    res, command = _kill_worker_mid_stage(ray_repo, mark, kill_command=False)
     assert res.returncode == 1
+    # Only the worker was killed: the watchdog beside it ends the command it left running.
+    deadline = time.monotonic() + 20
+    while _alive(command) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(command), "the stage's command outlived its killed worker"
     assert "stage 'slow': the Ray worker running it died" in res.stderr
     assert "nothing recorded for it in mlvc.lock" in res.stderr
     lock = ray_repo / "mlvc.lock"

@@ -424,6 +424,58 @@ def scratch_repo(root: str, cache_dir: str):
     return Repo(root)
 
 
+# Runs beside each stage on the worker (`python -c WATCHDOG ROOT`), reading its stdin. The worker writes
+# "done" when the stage ends; EOF without it means the worker died (SIGKILL, OOM): then every process
+# still working in the scratch folder is ended (with its process group) and the folder removed.
+WATCHDOG = r"""
+import os, shutil, signal, sys, time
+root = os.path.realpath(sys.argv[1])
+if sys.stdin.read().strip() == "done":
+    sys.exit(0)
+def inside():
+    pids = []
+    for p in os.listdir("/proc"):
+        if p.isdigit() and int(p) != os.getpid():
+            try:
+                cwd = os.readlink(f"/proc/{p}/cwd")
+            except OSError:
+                continue
+            if cwd == root or cwd.startswith(root + "/"):
+                pids.append(int(p))
+    return pids
+for sig in (signal.SIGTERM, signal.SIGKILL):
+    for pid in inside():
+        for kill in (lambda: os.killpg(os.getpgid(pid), sig), lambda: os.kill(pid, sig)):
+            try:
+                kill()
+            except OSError:
+                pass
+    time.sleep(2 if sig == signal.SIGTERM else 0.2)
+shutil.rmtree(root, ignore_errors=True)
+"""
+
+
+def _start_watchdog(root: str):
+    import subprocess
+
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-c", WATCHDOG, root], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True, cwd="/",
+        )
+    except OSError:
+        return None  # best effort: the stage runs without it
+
+
+def _stop_watchdog(proc) -> None:
+    if proc is None:
+        return
+    try:
+        proc.communicate(b"done\n", timeout=10)
+    except Exception:
+        proc.kill()
+
+
 def run_stage_task(task: StageTask, relay, gpu_resource: str = "GPU") -> StageDone:
     """Body of the Ray task: materialise inputs from the remote, run, hash and push the outs."""
     from mlvc.execute.local import LocalExecutor
@@ -440,6 +492,7 @@ def run_stage_task(task: StageTask, relay, gpu_resource: str = "GPU") -> StageDo
     os.makedirs(base, exist_ok=True)
     root = tempfile.mkdtemp(prefix=f"mlvc-stage-{_UNSAFE.sub('_', task.name)[:60]}-", dir=base)
     repo = scratch_repo(root, cache_dir)
+    watchdog = _start_watchdog(root)
     try:
         from mlvc.remote.config import RemoteConfig
 
@@ -477,6 +530,7 @@ def run_stage_task(task: StageTask, relay, gpu_resource: str = "GPU") -> StageDo
     finally:
         repo.close()
         shutil.rmtree(root, onerror=_writable_then_retry)
+        _stop_watchdog(watchdog)
 
 
 def _gpu_ids(r: Resources, gpu_resource: str) -> tuple[int, ...] | None:
