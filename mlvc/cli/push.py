@@ -8,7 +8,9 @@ from mlvc.cli import common
 
 TargetsArg = typer.Argument(None, help="Tracked paths (default: everything the workspace references).")
 RemoteOpt = typer.Option(None, "--remote", "-r", help="Remote name (default: the configured default remote).")
-JobsOpt = typer.Option(None, "--jobs", "-j", min=1, help="Parallel transfers (default: 4 x CPUs, 2 x for folders).")
+JobsOpt = typer.Option(
+    None, "--jobs", "-j", min=1, help="Parallel transfers (default: 16 for network remotes, 8 for folders)"
+)
 RevOpt = typer.Option(None, "--rev", help="Objects referenced in this git revision (repeatable).")
 AllCommitsOpt = typer.Option(False, "--all-commits", "-A", help="Objects referenced in every git commit.")
 

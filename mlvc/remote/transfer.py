@@ -48,7 +48,7 @@ def default_jobs(store: RemoteStore) -> int:
     if configured and configured.isdigit() and int(configured) > 0:
         return int(configured)
     cpus = os.cpu_count() or 1
-    return max(4, 2 * cpus) if store.cfg.protocol == "file" else max(16, 4 * cpus)
+    return max(8, 4 * cpus) if store.cfg.protocol == "file" else max(16, 4 * cpus)
 
 
 @dataclass
@@ -166,6 +166,28 @@ class RemoteIndex:
         self.shards.setdefault(h[:2], {})[h] = size
 
 
+class LocalIndex:
+    """Which objects the cache has: one directory listing per shard instead of one stat per object."""
+
+    def __init__(self, objects) -> None:
+        self.objects = objects
+        self.shards: dict[str, set[str]] = {}
+
+    def has(self, h: str) -> bool:
+        shard = h[:2]
+        names = self.shards.get(shard)
+        if names is None:
+            try:
+                names = set(os.listdir(os.path.join(self.objects.root, shard)))
+            except FileNotFoundError:
+                names = set()
+            self.shards[shard] = names
+        return h[2:] in names
+
+    def add(self, h: str) -> None:
+        self.shards.setdefault(h[:2], set()).add(h[2:])
+
+
 # -- push ------------------------------------------------------------------------------------------------
 @dataclass
 class PushPlan:
@@ -184,6 +206,7 @@ class PushPlan:
 
 def plan_push(repo, index: RemoteIndex, roots: list[Root]) -> PushPlan:
     objects = repo.objects
+    cached = LocalIndex(objects)
     plan = PushPlan()
     seen: set[str] = set()
     frontier: list[tuple[str, str, str, int]] = []  # (hash, kind, path, size from the tree entry)
@@ -199,7 +222,7 @@ def plan_push(repo, index: RemoteIndex, roots: list[Root]) -> PushPlan:
         frontier = []
         for h, kind, path, size in level:
             plan.paths.setdefault(h, path)
-            local = objects.has(h)
+            local = cached.has(h)
             if h in remote:
                 want = _local_size(objects, h, kind, size) if local else None
                 if want is None or remote[h] == want:
@@ -264,10 +287,11 @@ def push(repo, store: RemoteStore, roots: list[Root], jobs: int | None = None,
 
     def send(h: str) -> None:
         path = objects.path(h)
-        size = os.stat(path).st_size
+        size = plan.files.get(h, 0)  # trees: 0, small
         if size <= SMALL:
-            with open(path, "rb") as f:
+            with open(path, "rb", buffering=0) as f:
                 data = f.read()
+            size = len(data)
             if hash_bytes(data) != h:
                 raise _LocalCorrupt(h)
             store.put_bytes(h, data)
@@ -389,6 +413,7 @@ def fetch(repo, store: RemoteStore, roots: list[Root], jobs: int | None = None,
         t_obj.advance(1)
         t_bytes.advance(n)
 
+    cached = LocalIndex(objects)
     try:
         seen: set[str] = set()
         frontier = [(r.ref.hash, r.ref.kind, r.path, r.ref.size) for r in roots]
@@ -403,9 +428,9 @@ def fetch(repo, store: RemoteStore, roots: list[Root], jobs: int | None = None,
                 seen.add(h)
                 if kind == TREE:
                     level.append((h, path))
-                    if not objects.has(h):
+                    if not cached.has(h):
                         trees.append((h, kind, 0))
-                elif objects.has(h):
+                elif cached.has(h):
                     result.skipped += 1
                 else:
                     files.append((h, kind, size))
