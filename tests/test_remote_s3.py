@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -166,8 +167,13 @@ def test_server_stopping_mid_push_then_same_push_completes(repo, mlvc, tmp_path,
                     break
             except OSError:
                 pass
-            time.sleep(0.05)
+            time.sleep(0.02)
+        # Freeze the push while the server goes down, so it cannot finish first however fast the machine.
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGSTOP)
         server.stop()
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
         _, err = proc.communicate(timeout=120)
         if proc.returncode == 0:
             pytest.skip("the push finished before the server stopped (machine too fast for this timing)")
