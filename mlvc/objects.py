@@ -114,10 +114,13 @@ class ObjectStore:
         """A temp path beside where `h` goes (same folder, so a rename lands it whole)."""
         return links.tmp_path_for(os.path.join(self._shard(h), h[2:]))
 
-    def add_verified(self, tmp: str, h: str) -> None:
-        """Move the temp file `tmp` in as object `h` only if its bytes hash to `h`; else delete it and raise."""
+    def add_verified(self, tmp: str, h: str, digest: str | None = None) -> None:
+        """Move the temp file `tmp` in as object `h` only if its bytes hash to `h`; else delete it and raise.
+
+        `digest`: the hash of `tmp`'s bytes when the caller computed it while writing them.
+        """
         try:
-            got = hash_file(tmp)
+            got = digest or hash_file(tmp)
             if got != h:
                 raise CorruptObjectError(f"object {h}: received bytes hash to {got}")
             os.chmod(tmp, OBJECT_MODE)

@@ -321,3 +321,37 @@ def test_trees_are_valid_and_sorted_on_the_remote(repo, mlvc, tmp_path):
             trees.append(parse_tree(data))
     assert len(trees) == 3
     assert isinstance(trees[0], Tree) and all(isinstance(e, Entry) for t in trees for e in t)
+
+
+def test_large_object_is_copied_and_verified_both_ways(repo, mlvc, tmp_path):
+    """Over 16 MiB an object is streamed (copy and hash at once), not read into memory."""
+    payload = os.urandom(17 << 20)
+    (repo / "big.bin").write_bytes(payload)
+    mlvc("add", "big.bin")
+    remote = tmp_path / "remote"
+    mlvc("remote", "add", "origin", str(remote), "--default")
+    h = hash_bytes(payload)
+    cached = repo / ".mlvc" / "cache" / h[:2] / h[2:]
+    os.chmod(cached, 0o644)
+    with open(cached, "r+b") as f:  # flip one byte in the cache: push must not send it under its name
+        f.seek(1 << 20)
+        f.write(bytes([payload[1 << 20] ^ 1]))
+    r = mlvc("push", check=False)
+    assert r.returncode == 1 and h in r.stderr and "corrupt in the local cache" in r.stderr
+    assert h not in remote_objects(remote) and not list(remote.rglob("*mlvc-tmp*"))
+    cached.write_bytes(payload)
+    mlvc("push")
+    assert hash_file(remote / h[:2] / h[2:]) == h
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "big", cwd=repo)
+    other = clone(repo, tmp_path)
+    run_mlvc("pull", cwd=other)
+    assert (other / "big.bin").read_bytes() == payload
+    # a corrupt big object on the remote is refused too
+    os.chmod(remote / h[:2] / h[2:], 0o644)
+    (remote / h[:2] / h[2:]).write_bytes(payload[:-1] + b"\0")
+    third = clone(repo, tmp_path, "third")
+    r = run_mlvc("pull", cwd=third, check=False)
+    assert r.returncode == 1 and h in r.stderr and "big.bin" in r.stderr
+    assert not (third / ".mlvc" / "cache" / h[:2] / h[2:]).exists()
+    assert not list((third / ".mlvc" / "cache").rglob("*mlvc-tmp*"))

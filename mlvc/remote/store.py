@@ -120,6 +120,22 @@ class RemoteStore:
         """Upload one object: a single PUT, so it is whole on the remote or absent."""
         self.retry(lambda: self.fs.put_file(local_path, self.key(h)), f"uploading {h}")
 
+    def put_verified(self, local_path: str, h: str) -> bool:
+        """Upload a large object if its bytes hash to `h` (False, nothing sent, if they do not)."""
+        from mlvc.hashing import hash_file
+
+        if hash_file(local_path) != h:
+            return False
+        self.put(local_path, h)
+        return True
+
+    def get_verified(self, h: str, dest: str) -> str:
+        """Download a large object to `dest`; returns the hash of the bytes written there."""
+        from mlvc.hashing import hash_file
+
+        self.get(h, dest)
+        return hash_file(dest)
+
     def put_bytes(self, h: str, data: bytes) -> None:
         """Upload one small object from memory (one PUT)."""
         self.retry(lambda: self.fs.pipe_file(self.key(h), data), f"uploading {h}")
@@ -210,6 +226,44 @@ class LocalRemoteStore(RemoteStore):
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise RemoteError(f"remote {self.cfg.name!r} ({self.root}): no space left on device") from None
             raise self.error(exc, f"uploading {h}") from exc
+
+    def put_verified(self, local_path: str, h: str) -> bool:
+        from mlvc.remote.localcopy import copy_hashing
+
+        dest = self.key(h)
+        tmp = links.tmp_path_for(dest)
+        try:
+            self._mkdir(os.path.dirname(dest))
+            if copy_hashing(local_path, tmp) != h:
+                os.unlink(tmp)
+                return False
+            os.replace(tmp, dest)
+            return True
+        except OSError as exc:
+            _unlink_quiet(tmp)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise RemoteError(f"remote {self.cfg.name!r} ({self.root}): no space left on device") from None
+            raise self.error(exc, f"uploading {h}") from exc
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+
+    def get_verified(self, h: str, dest: str) -> str:
+        from mlvc.remote.localcopy import copy_hashing
+
+        try:
+            return copy_hashing(self.key(h), dest)
+        except FileNotFoundError:
+            _unlink_quiet(dest)
+            raise RemoteError(f"remote {self.cfg.name!r}: object {h} is not on the remote") from None
+        except OSError as exc:
+            _unlink_quiet(dest)
+            raise self.error(exc, f"downloading {h}") from exc
+
+    def _mkdir(self, parent: str) -> None:
+        if parent not in self._made:
+            os.makedirs(parent, exist_ok=True)
+            self._made.add(parent)
 
     def put_bytes(self, h: str, data: bytes) -> None:
         dest = self.key(h)
@@ -351,6 +405,13 @@ def is_transient(exc: BaseException) -> bool:
                                                    errno.EPIPE, errno.EAGAIN, None):
         return True
     return False
+
+
+def _unlink_quiet(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _first_line(exc: BaseException) -> str:

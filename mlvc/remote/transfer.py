@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from mlvc.errors import CorruptObjectError, MlvcError, RemoteError
-from mlvc.hashing import hash_bytes, hash_file
+from mlvc.hashing import hash_bytes
 from mlvc.progress import NULL, Progress
 from mlvc.remote.roots import Root
 from mlvc.remote.store import SHARDS, RemoteStore
@@ -295,10 +295,8 @@ def push(repo, store: RemoteStore, roots: list[Root], jobs: int | None = None,
             if hash_bytes(data) != h:
                 raise _LocalCorrupt(h)
             store.put_bytes(h, data)
-        else:
-            if hash_file(path) != h:
-                raise _LocalCorrupt(h)
-            store.put(path, h)
+        elif not store.put_verified(path, h):
+            raise _LocalCorrupt(h)
         with lock:
             done.add(h)
             result.objects += 1
@@ -464,14 +462,14 @@ def _download(objects, store: RemoteStore, h: str, kind: str, size: int) -> int:
         return len(data)
     tmp = objects.tmp_path(h)
     try:
-        store.get(h, tmp)
+        digest = store.get_verified(h, tmp)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
-    objects.add_verified(tmp, h)
+    objects.add_verified(tmp, h, digest)
     return size
 
 
