@@ -43,10 +43,7 @@ class Tree:
         return cls(tuple(sorted(entries, key=lambda e: e.name)))
 
     def serialize(self) -> bytes:
-        rows = [[e.name, e.kind, e.hash, e.size, e.mode] for e in self.entries]
-        return json.dumps(
-            {"schema": TREE_SCHEMA, "entries": rows}, separators=(",", ":"), ensure_ascii=False
-        ).encode()
+        return serialize_rows([[e.name, e.kind, e.hash, e.size, e.mode] for e in self.entries])
 
     @property
     def size(self) -> int:
@@ -57,6 +54,11 @@ class Tree:
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(self.entries)
+
+
+def serialize_rows(rows: list[list[object]]) -> bytes:
+    """The canonical bytes of a tree from its [name, kind, hash, size, mode] rows, sorted by name."""
+    return json.dumps({"schema": TREE_SCHEMA, "entries": rows}, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def tree_hash(data: bytes) -> str:

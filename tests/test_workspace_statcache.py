@@ -37,9 +37,16 @@ def counters(monkeypatch):
         counts["trees"] += 1
         return real_serialize(self)
 
+    real_rows = scan.serialize_rows
+
+    def serialize_rows(rows):  # the scanner builds a tree's bytes from its rows, without a Tree
+        counts["trees"] += 1
+        return real_rows(rows)
+
     monkeypatch.setattr(scan, "hash_file", hash_file)
     monkeypatch.setattr(scan, "hash_bytes", hash_bytes)
     monkeypatch.setattr(Tree, "serialize", serialize)
+    monkeypatch.setattr(scan, "serialize_rows", serialize_rows)
     return counts
 
 

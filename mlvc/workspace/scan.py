@@ -12,7 +12,7 @@ import os
 import stat as stat_mod
 from array import array
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from stat import S_ISDIR, S_ISREG
 
 from xxhash import xxh3_128_hexdigest
@@ -23,7 +23,7 @@ from mlvc.ignore import MLVCIGNORE, IgnoreRules
 from mlvc.links import TMP_MARK
 from mlvc.pointer import Ref
 from mlvc.progress import NULL, Progress
-from mlvc.tree import FILE, TREE, Entry, Tree
+from mlvc.tree import FILE, TREE, Entry, Tree, serialize_rows
 
 PARALLEL_MIN_FILES = 64
 PARALLEL_MIN_BYTES = 64 << 20
@@ -216,10 +216,17 @@ class Scanner:
         for d in root.iter_dirs():
             if id(d) not in pending_ids:
                 continue
-            d.tree = Tree.of([f.entry() for f in d.files] + [c.entry() for c in d.dirs])
-            data = d.tree.serialize()
+            # The tree's bytes straight from the nodes (no Entry objects: a status only needs the
+            # hash); build_tree() makes the Tree itself if a diff or checkout asks for it.
+            rows: list[list[object]] = [
+                [f.name, FILE, f.hash, f.st.st_size, "755" if f.st.st_mode & 0o111 else "644"] for f in d.files
+            ]
+            rows.extend([c.name, TREE, c.hash, c.size, "755"] for c in d.dirs)
+            rows.sort(key=_row_name)
+            data = serialize_rows(rows)
+            d.tree = None
             d.hash = hash_bytes(data)
-            d.size = d.tree.size
+            d.size = sum(r[3] for r in rows)  # type: ignore[misc]
             d.nfiles = len(d.files) + sum(c.nfiles for c in d.dirs)
             if self.store:
                 self.objects.add_bytes(data, d.hash)
@@ -327,6 +334,7 @@ def _read_rest(fd: int) -> bytes:
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _entry_name = attrgetter("name")
+_row_name = itemgetter(0)
 _U64 = (1 << 64) - 1
 
 
