@@ -9,6 +9,8 @@
 # machine load. Rows go to $OUT/results-LINK.csv; then:
 #   $OUT/results-LINK-summary.md   medians per tool and the mlvc/dvc ratio (bench_util.py summarize)
 #   $OUT/limits.csv                bare read / xxh3-128 / md5 passes over the 2 GiB file (hash_limits.py)
+#   $OUT/hashpass.csv              a bare xxh3-128 pass beside each big rep (bench_hashpass.py): the pass
+#                                  itself and the whole process (python start + import + pass)
 #   $OUT/imports.txt               `python -X importtime`: what `mlvc --help` / a no-op status import
 #   $OUT/report.md                 the tables for docs/benchmarks.md (bench_report.py)
 #   $OUT/load.log                  `uptime` before and after every tool run
@@ -37,6 +39,7 @@ LOAD="$OUT/load.log"
 echo "== run_data_bench $(date -u +%FT%TZ) datasets=${DATASETS[*]} links=$LINKS reps=$REPS tools=$TOOLS" | tee -a "$LOAD"
 echo "   mlvc: $MLVC_BIN/mlvc ($("$MLVC_BIN/mlvc" --version 2>&1)), git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)" | tee -a "$LOAD"
 T0=$EPOCHREALTIME
+echo "link,rep,pass_s,process_wall_s" >"$OUT/hashpass.csv"
 
 for LINK in $LINKS; do
   export LINK
@@ -46,6 +49,11 @@ for LINK in $LINKS; do
     for ((R = 0; R < REPS; R++)); do
       order=($TOOLS)
       if (( R % 2 == 1 )); then order=($(printf '%s\n' "${order[@]}" | tac)); fi
+      if [ "$DS" = big ] && [ -f "$DATA/big/big.bin" ]; then   # the bare pass, under the same load as the adds
+        t0=$EPOCHREALTIME
+        read -r pass_s pass_gbs < <($PY "$HERE/bench_hashpass.py" "$DATA/big/big.bin")
+        echo "$LINK,$((R + 1)),$pass_s,$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.4f", b-a}')" >>"$OUT/hashpass.csv"
+      fi
       for TOOL in "${order[@]}"; do
         echo "-- link=$LINK $DS rep $((R + 1)) $TOOL   load: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$LOAD"
         REP0=$R REPS=1 APPEND=1 NO_SUMMARY=1 RESULTS="$CSV" bash "$HERE/run_bench.sh" "$TOOL" "$DATA" "$DS"
