@@ -161,7 +161,7 @@ print(serial, par)
             times = {}
             ray_args = ["--executor", "ray", "--address", address, "-j", "1"]
             for label, extra in (("local", ["-j", "1"]), ("ray", ray_args)):
-                repo = new_repo(tmp / label, tmp / f"remote-{label}")
+                repo = new_repo(tmp / f"repo-{label}", tmp / f"remote-{label}")
                 (repo / "in.txt").write_text("x\n")
                 (repo / "mlvc.yaml").write_text(spec)
                 one = "stages:\n  s0:\n    cmd: cp in.txt o0.txt\n    deps: [in.txt]\n    outs: [o0.txt]\n"
