@@ -172,6 +172,21 @@ def test_dvc_lock_that_matches_is_adopted_without_running(repo, mlvc):
     mlvc("repro")
     assert ran(repo) == []
     assert "  a:" in (repo / "mlvc.lock").read_text() and "  b:" in (repo / "mlvc.lock").read_text()
+    # as after `git checkout` of another commit: the committed dvc.lock and the files move together,
+    # the untracked mlvc.lock does not; dvc.lock wins where the workspace agrees with it
+    (repo / "in.txt").write_text("other\n")
+    (repo / "a.txt").write_text("other\n")
+    (repo / "b.txt").write_text("other\nother\n")
+    new_lock = (
+        "schema: '2.0'\nstages:\n"
+        "  a:\n    cmd: echo a >> ran.log && cat in.txt > a.txt\n    deps:\n" + f("in.txt")
+        + "    params:\n      params.yaml:\n        lr: 0.1\n    outs:\n" + f("a.txt")
+        + "  b:\n    cmd: echo b >> ran.log && cat a.txt a.txt > b.txt\n    deps:\n" + f("a.txt")
+        + "    outs:\n" + f("b.txt")
+    )  # fmt: skip
+    (repo / "dvc.lock").write_text(new_lock)
+    mlvc("repro")
+    assert ran(repo) == []
     # a dvc.lock that no longer matches (b.txt edited) is not trusted for that stage
     (repo / "mlvc.lock").unlink()
     (repo / "b.txt").write_text("edited\n")

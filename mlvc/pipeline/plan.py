@@ -124,9 +124,14 @@ class Planner:
             self.params_of(stage)
 
     def decide(
-        self, stage: Stage, entry: LockEntry | None, force: bool = False, unknown: dict[str, str] | None = None
-    ) -> Decision:
-        """`unknown` (dry runs): dep paths whose content a stage that would run first decides -> that stage."""
+        self, stage: Stage, entry: LockEntry | None, force: bool = False, unknown: dict[str, str] | None = None,
+        adopt: bool = True,
+    ) -> Decision:  # fmt: skip
+        """`unknown` (dry runs): dep paths whose content a stage that would run first decides -> that stage.
+
+        On a dvc.yaml project a stage that looks stale to mlvc.lock (or is not in it) is up to date when
+        dvc.lock records it as it is now: after `git checkout` the committed dvc.lock moves with the
+        workspace while an untracked mlvc.lock does not."""
         d = Decision(stage.name, OK)
         reasons = d.reasons
         d.params = self.params_of(stage)
@@ -147,8 +152,6 @@ class Planner:
                 how = f" (stage {prod[0]!r} produces it: `mlvc repro {prod[0]}`)" if prod else ""
                 raise PipelineError(f"{dep.where}: stage {stage.name!r}: dep {dep.path!r} does not exist{how}")
             d.deps[dep.path] = ref
-        if entry is None and not force and not waits and stage.where.startswith("dvc.yaml"):
-            entry = d.adopted = self._adopt(stage, d)
         if force:
             reasons.append("forced")
         if entry is None:
@@ -185,6 +188,13 @@ class Planner:
             d.action = RESTORE
         else:
             d.action = RUN
+        if d.action == RUN and adopt and not force and not waits and stage.where.startswith("dvc.yaml"):
+            adopted = self._adopt(stage, d)
+            if adopted is not None:
+                again = self.decide(stage, adopted, force, unknown, adopt=False)
+                if again.action == OK:
+                    again.adopted = adopted
+                    return again
         return d
 
 
