@@ -210,6 +210,8 @@ class Reproducer:
         for out in stage.outs:
             if not out.persist:
                 _remove(self.repo.abs(out.path))
+            else:
+                _unshare(self.repo.abs(out.path))
             self.hasher.invalidate(out.path)
         for out in stage.outs:  # a command may expect an out's folder to exist, as in DVC
             os.makedirs(os.path.dirname(self.repo.abs(out.path)), exist_ok=True)
@@ -472,6 +474,25 @@ def _failure(stage: spec.Stage, result: StageResult, count: int = 1) -> StageFai
     return StageFailedError(
         f"{stage.where}: stage {stage.name!r} {code}{detail}{more}; nothing recorded for it in mlvc.lock"
     )
+
+
+def _unshare(path: str) -> None:
+    """Turn hard and symbolic links into the cache under a persist out into private copies: the
+    command may write to them in place, and the cache object must not change (root ignores 0444)."""
+    import stat as stat_mod
+
+    from mlvc import links
+
+    paths = [path] if not os.path.isdir(path) or os.path.islink(path) else [
+        os.path.join(d, f) for d, _, files in os.walk(path) for f in files
+    ]  # fmt: skip
+    for p in paths:
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError:
+            continue
+        if stat_mod.S_ISLNK(st.st_mode) or (stat_mod.S_ISREG(st.st_mode) and st.st_nlink > 1):
+            links.place(os.path.realpath(p), p, "copy", 0o644 | (st.st_mode & 0o111))
 
 
 def _remove(path: str) -> None:
