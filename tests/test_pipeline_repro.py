@@ -249,3 +249,19 @@ def test_dag_formats(repo, mlvc):
     assert "s0 --> s1" in mlvc("dag", "--mermaid").stdout
     text = mlvc("dag", "train").stdout
     assert "prepare" in text and "train" in text and "evaluate" not in text
+
+
+def test_persist_out_is_appended_without_touching_the_cache(repo, mlvc):
+    mlvc("config", "core.link", "hardlink")
+    (repo / "in.txt").write_text("x\n")
+    (repo / "mlvc.yaml").write_text(
+        "stages:\n  p:\n    cmd: cat in.txt >> log.txt\n    deps: [in.txt]\n    outs:\n      - log.txt: {persist: true}\n"
+    )
+    mlvc("repro")
+    h = lock(repo).split("path: log.txt")[1].split("hash: ")[1].split()[0].strip('"')
+    obj = repo / ".mlvc" / "cache" / h[:2] / h[2:]
+    assert obj.read_text() == "x\n"
+    (repo / "in.txt").write_text("y\n")
+    mlvc("repro")
+    assert (repo / "log.txt").read_text() == "x\ny\n"  # persist: the command saw its last content
+    assert obj.read_text() == "x\n"  # and the cached object of that content did not change
