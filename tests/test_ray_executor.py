@@ -70,14 +70,17 @@ def ray_repo(repo, seaweed, ray_cluster, monkeypatch):
     travel with each stage to the workers) and the executor/address set in config."""
     for k, v in RAY_ENV.items():
         monkeypatch.setenv(k, v)
-    prefix = f"ray-{repo.parent.name}"
-    run_mlvc("remote", "add", "s3", f"s3://mlvc-test/{prefix}", "--default", cwd=repo)
-    run_mlvc("remote", "modify", "s3", "endpointurl", seaweed.endpoint, cwd=repo)
-    run_mlvc("remote", "modify", "--local", "s3", "access_key_id", seaweed.key, cwd=repo)
-    run_mlvc("remote", "modify", "--local", "s3", "secret_access_key", seaweed.secret, cwd=repo)
-    run_mlvc("config", "execute.executor", "ray", cwd=repo)
-    run_mlvc("config", "execute.address", ray_cluster, cwd=repo)
-    run_mlvc("config", "ray.gpu_resource", "GPU_FAKE", cwd=repo)
+    from mlvc.remote import config as rconfig
+    from mlvc.repo import Repo
+
+    config = Repo(str(repo)).config  # in process: six `mlvc config` subprocesses would cost seconds per test
+    rconfig.add(config, "s3", f"s3://mlvc-test/ray-{repo.parent.name}", default=True)
+    rconfig.modify(config, "s3", "endpointurl", seaweed.endpoint)
+    rconfig.modify(config, "s3", "access_key_id", seaweed.key, local=True)
+    rconfig.modify(config, "s3", "secret_access_key", seaweed.secret, local=True)
+    config.set("execute", "executor", "ray")
+    config.set("execute", "address", ray_cluster)
+    config.set("ray", "gpu_resource", "GPU_FAKE")
     return repo
 
 
@@ -289,6 +292,31 @@ def test_worker_killed_without_retries_is_a_clear_failure_and_records_nothing(ra
     run_mlvc("config", "ray.max_retries", "1", cwd=ray_repo)
     run_mlvc("repro", cwd=ray_repo)
     assert "result.txt" in lock.read_text()
+
+
+def test_interrupted_repro_cancels_the_stage_and_records_nothing(ray_repo, tmp_path):
+    mark = tmp_path / "started"
+    (ray_repo / "in.txt").write_text("x\n")
+    (ray_repo / "mlvc.yaml").write_text(KILLABLE.format(mark=mark))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlvc", "repro"], cwd=ray_repo, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 90
+    while not mark.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert mark.exists(), proc.communicate()
+    command = int(mark.read_text().split()[1])
+    proc.send_signal(signal.SIGTERM)  # as Ctrl-C: mlvc cancels the Ray task (its worker is killed)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    deadline = time.monotonic() + 20
+    while _alive(command) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(command), "the stage's command outlived the interrupted repro"
+    lock = ray_repo / "mlvc.lock"
+    assert not lock.exists() or "slow" not in lock.read_text()
+    assert not (ray_repo / "result.txt").exists()
 
 
 # -- without a cluster ------------------------------------------------------------------------------
