@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git, need, run_mlvc
+from exechelpers import podman_engine  # noqa: F401, F811 - a fixture
 
 from mlvc.execute.base import Resources
 
@@ -317,6 +318,24 @@ def test_interrupted_repro_cancels_the_stage_and_records_nothing(ray_repo, tmp_p
     lock = ray_repo / "mlvc.lock"
     assert not lock.exists() or "slow" not in lock.read_text()
     assert not (ray_repo / "result.txt").exists()
+
+
+def test_image_stage_runs_in_its_container_on_the_worker(ray_repo, podman_engine):  # noqa: F811
+    from exechelpers import IMAGE
+
+    from mlvc.repo import Repo
+
+    Repo(str(ray_repo)).config.set("execute", "engine", podman_engine)
+    (ray_repo / "in.txt").write_text("from the workspace\n")
+    (ray_repo / "mlvc.yaml").write_text(
+        f"stages:\n  boxed:\n    image: {IMAGE}\n"
+        "    cmd: cat /etc/mlvc-marker in.txt > boxed.txt && echo \"in $(pwd)\"\n"
+        "    deps: [in.txt]\n    outs: [boxed.txt]\n"
+    )
+    res = run_mlvc("repro", cwd=ray_repo)
+    assert (ray_repo / "boxed.txt").read_text() == "v1\nfrom the workspace\n"  # /etc/mlvc-marker: the image's
+    assert "boxed | in " in res.stdout and "mlvc-stage-boxed" in res.stdout  # ran in the worker's scratch folder
+    assert "boxed.txt" in (ray_repo / "mlvc.lock").read_text()
 
 
 # -- without a cluster ------------------------------------------------------------------------------
