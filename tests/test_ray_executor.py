@@ -358,13 +358,24 @@ def test_address_without_ray_executor_and_unknown_executor_are_errors(repo):
     assert res.returncode == 1 and "unknown executor 'slurm'" in res.stderr
 
 
-def test_unreachable_cluster_is_a_one_line_error(repo):
+def test_unreachable_cluster_is_a_one_line_error(repo, tmp_path):
     need(HAVE_RAY, "Ray is needed (pip install ray)")
+    run_mlvc("remote", "add", "store", str(tmp_path / "remote"), "--default", cwd=repo)
     (repo / "mlvc.yaml").write_text("stages:\n  a:\n    cmd: touch a.txt\n    outs: [a.txt]\n")
     res = run_mlvc("repro", "--executor", "ray", "--address", f"127.0.0.1:{_free_port()}", cwd=repo, check=False,
                    env=RAY_ENV)
     assert res.returncode == 1
     assert "cannot connect to the Ray cluster at 127.0.0.1:" in res.stderr
+
+
+def test_no_remote_says_the_ray_executor_needs_one(repo):
+    need(HAVE_RAY, "Ray is needed (pip install ray)")
+    (repo / "mlvc.yaml").write_text("stages:\n  a:\n    cmd: touch a.txt\n    outs: [a.txt]\n")
+    res = run_mlvc("repro", "--executor", "ray", "--address", f"127.0.0.1:{_free_port()}", cwd=repo, check=False,
+                   env=RAY_ENV)
+    assert res.returncode == 1
+    assert "the ray executor moves each stage's data through a remote" in res.stderr
+    assert "mlvc remote add" in res.stderr
 
 
 def test_task_options_map_resources():

@@ -42,7 +42,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlvc.errors import ExecutorError, MlvcError, RayStageError, RayWorkerLostError, RemoteObjectsError
+from mlvc.errors import (
+    ExecutorError,
+    MlvcError,
+    RayStageError,
+    RayWorkerLostError,
+    RemoteConfigError,
+    RemoteObjectsError,
+)
 from mlvc.execute.base import STDERR_TAIL, Job, Outcome, Resources
 from mlvc.pointer import Ref
 
@@ -147,6 +154,7 @@ class RayExecutor:
         with self._guard:
             if self._connected:
                 return
+            self._remote()  # no remote, no way for the bytes to travel: say so before touching the cluster
             ray = self._ray
             if self.address and not ray.is_initialized():
                 _check_reachable(self.address)
@@ -188,7 +196,12 @@ class RayExecutor:
                 from mlvc.remote import config as rconfig
                 from mlvc.remote.store import open_store
 
-                cfg = rconfig.load(self.repo.config, self.remote_name)
+                try:
+                    cfg = rconfig.load(self.repo.config, self.remote_name)
+                except RemoteConfigError as exc:
+                    raise RemoteConfigError(
+                        f"the ray executor moves each stage's data through a remote the workers can reach: {exc}"
+                    ) from None
                 store = open_store(cfg, self.repo.root)
                 url = cfg.url
                 if cfg.protocol == "file":
