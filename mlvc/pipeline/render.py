@@ -18,19 +18,17 @@ def levels(g: Graph, names: list[str]) -> dict[str, int]:
 
 
 def text(g: Graph, names: list[str]) -> str:
-    """One line per stage, grouped by depth, with the stages it reads from."""
+    """One line per stage, indented by depth, with the stages it reads from."""
     if not names:
         return "(no stages)"
     depth = levels(g, names)
-    width = max(len(n) for n in names)
-    lines = []
+    rows = []
     for level in range(max(depth.values()) + 1):
-        row = [n for n in names if depth[n] == level]
-        for n in row:
+        for n in (n for n in names if depth[n] == level):
             ups = sorted(u for u in g.upstream[n] if u in depth)
-            arrow = f"  <- {', '.join(ups)}" if ups else ""
-            lines.append(f"{'  ' * level}{'└─ ' if level else ''}{n.ljust(width)}{arrow}")
-    return "\n".join(lines)
+            rows.append((f"{'  ' * (level - 1)}└─ {n}" if level else n, ups))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label.ljust(width)}  <- {', '.join(ups)}" if ups else label for label, ups in rows)
 
 
 def dot(g: Graph, names: list[str]) -> str:
