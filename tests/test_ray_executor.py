@@ -191,9 +191,11 @@ def test_foreach_fans_out_on_the_cluster_and_equals_a_local_run(ray_repo, tmp_pa
 
 def test_failing_stage_surfaces_exit_code_and_stderr(ray_repo, ray_cluster):
     (ray_repo / "in.txt").write_text("x\n")
+    (ray_repo / "sub").mkdir()  # `wdir: sub` holds no input: the worker must still make it
+    (ray_repo / "sub" / "README").write_text("not a dep\n")
     (ray_repo / "mlvc.yaml").write_text(
         "stages:\n"
-        "  good:\n    cmd: cp in.txt good.txt\n    deps: [in.txt]\n    outs: [good.txt]\n"
+        "  good:\n    wdir: sub\n    cmd: cp ../in.txt ../good.txt\n    deps: [../in.txt]\n    outs: [../good.txt]\n"
         "  bad:\n    cmd: echo 'the model diverged' >&2; exit 3\n    deps: [in.txt]\n    outs: [bad.txt]\n"
     )
     res = run_mlvc("repro", "--executor", "ray", "--address", ray_cluster, "--keep-going", cwd=ray_repo, check=False)
@@ -202,6 +204,7 @@ def test_failing_stage_surfaces_exit_code_and_stderr(ray_repo, ray_cluster):
     assert "bad | the model diverged" in res.stderr  # streamed, prefixed, as it happened
     lock = (ray_repo / "mlvc.lock").read_text()
     assert "good:" in lock and "bad:" not in lock
+    assert (ray_repo / "good.txt").read_text() == "x\n"
     assert not (ray_repo / "bad.txt").exists()
 
 

@@ -519,6 +519,8 @@ def run_stage_task(task: StageTask, relay, gpu_resource: str = "GPU") -> StageDo
                 raise MlvcError(f"cannot place input {res.path!r} on the worker: {res.missing or res.refused}")
         for out in task.outs:  # a command may expect an out's folder to exist, as in DVC
             os.makedirs(os.path.dirname(repo.abs(out)), exist_ok=True)
+        if task.wdir:  # the stage's working folder, even when no input lies in it
+            os.makedirs(repo.abs(task.wdir), exist_ok=True)
         job = Job(
             name=task.name, cmds=task.cmds, wdir=repo.abs(task.wdir) if task.wdir else root, env=task.env,
             resources=task.resources, image=task.image, network=task.network,
