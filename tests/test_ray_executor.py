@@ -208,6 +208,36 @@ def test_failing_stage_surfaces_exit_code_and_stderr(ray_repo, ray_cluster):
     assert not (ray_repo / "bad.txt").exists()
 
 
+def test_output_streams_back_while_the_stage_runs(ray_repo, tmp_path):
+    import queue
+    import threading
+
+    release = tmp_path / "release"
+    (ray_repo / "in.txt").write_text("x\n")
+    (ray_repo / "mlvc.yaml").write_text(
+        "stages:\n  talk:\n"
+        f"    cmd: echo first line; while [ ! -f {release} ]; do sleep 0.1; done; echo done > talk.txt\n"
+        "    deps: [in.txt]\n    outs: [talk.txt]\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlvc", "repro"], cwd=ray_repo, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    seen = []
+    deadline = time.monotonic() + 90
+    try:
+        while "talk | first line\n" not in seen:  # the stage waits for us: this line can only come while it runs
+            seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
+    except queue.Empty:
+        proc.kill()
+        pytest.fail(f"no streamed output while the stage ran; got {seen!r}; stderr: {proc.stderr.read()}")
+    release.touch()
+    assert proc.wait(timeout=90) == 0, proc.stderr.read()  # type: ignore[union-attr]
+    assert (ray_repo / "talk.txt").read_text() == "done\n"
+
+
 def test_stage_asking_more_gpus_than_the_cluster_has_fails_before_running(ray_repo):
     (ray_repo / "mlvc.yaml").write_text(
         "stages:\n  big:\n    cmd: touch big.txt\n    outs: [big.txt]\n    resources: {gpus: 5}\n"
