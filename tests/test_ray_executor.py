@@ -242,6 +242,8 @@ def test_stage_asking_more_gpus_than_the_cluster_has_fails_before_running(ray_re
     (ray_repo / "mlvc.yaml").write_text(
         "stages:\n  big:\n    cmd: touch big.txt\n    outs: [big.txt]\n    resources: {gpus: 5}\n"
     )
+    dry = run_mlvc("repro", "--dry", cwd=ray_repo)
+    assert "big: would run: never ran [ray; gpus 5]" in dry.stdout
     res = run_mlvc("repro", cwd=ray_repo, check=False)
     assert res.returncode == 1 and "gpus: 5 > 2" in res.stderr
     assert not (ray_repo / "mlvc.lock").exists()
