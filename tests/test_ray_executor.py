@@ -82,6 +82,7 @@ def ray_repo(repo, seaweed, ray_cluster, monkeypatch):
     config.set("execute", "executor", "ray")
     config.set("execute", "address", ray_cluster)
     config.set("ray", "gpu_resource", "GPU_FAKE")
+    config.set("ray", "worker_cache", str(repo.parent / "worker-cache"))  # not the node-wide default in $TMPDIR
     return repo
 
 

@@ -85,6 +85,7 @@ def new_repo(path: Path, remote: Path) -> Path:
     sh(["git", "init", "-q"], path)
     mlvc("init", cwd=path)
     mlvc("remote", "add", "store", str(remote), "--default", cwd=path)
+    mlvc("config", "ray.worker_cache", str(path.parent / "worker-cache"), cwd=path)  # removed with the temp dir
     return path
 
 
