@@ -124,7 +124,6 @@ class RayExecutor:
         max_retries: int | None = None,
         worker_cache: str | None = None,
         scratch: str | None = None,
-        progress=None,
     ) -> None:
         if repo is None:
             raise ExecutorError("the ray executor needs the repository (get_executor('ray', repo=repo))")
@@ -137,7 +136,6 @@ class RayExecutor:
         self.worker_cache = worker_cache or conf.get("ray", "worker_cache") or None
         self.scratch = scratch or conf.get("ray", "scratch") or None
         self.engine = conf.get("execute", "engine") or None
-        self.progress = progress
         self._ray = import_ray(self.address)  # fail at once, with the install hint, not on the first stage
         self._guard = threading.RLock()
         self._connected = False
