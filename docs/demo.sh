@@ -131,3 +131,19 @@ diff -r "$DEMO/data" "$DEMO-teammate/data" && echo "teammate's data is identical
 step mlvc remote verify                   # rehash what the remote holds
 cd "$DEMO"
 # ---- end of remotes ------------------------------------------------------------------------
+
+# ---- history: metrics, params and data across commits ------------------------------------
+sed -i.bak 's/epochs: 5/epochs: 1/' params.yaml && rm -f params.yaml.bak
+step mlvc repro                           # train and evaluate rerun with one epoch
+step git commit -q -am "Train for one epoch"
+step mlvc metrics show
+step mlvc metrics diff HEAD~1 HEAD        # accuracy before and after, with the change
+step mlvc params diff HEAD~1 HEAD
+step mlvc log --metric accuracy --param train.epochs
+step mlvc log --metric accuracy --plot "$DEMO/accuracy.html"
+step mlvc diff HEAD~4 HEAD                # tracked data between revisions, down to the file
+step mlvc get HEAD~4 data/train.csv -o "$DEMO/train-v1.csv"
+test "$(wc -l < "$DEMO/train-v1.csv")" -eq 501
+# ---- end of history ------------------------------------------------------------------------
+echo
+echo "Demo finished in $DEMO"
