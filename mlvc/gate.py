@@ -210,7 +210,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def markdown(result: GateResult) -> str:
     """A report to post as a pull-request comment."""
-    from mlvc.cli.histfmt import signed, value  # plain formatting helpers, no CLI state
+    from mlvc.history.results import signed, value
 
     ok = result.exit_code == 0
     base = result.base or "HEAD"

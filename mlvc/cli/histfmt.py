@@ -2,31 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
 from mlvc.cli import common
-
-
-def value(v: object) -> str:
-    """A metric value as people and scripts read it: full precision (repr), `-` when absent."""
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, float):
-        if math.isnan(v) or math.isinf(v):
-            return str(v)
-        return repr(v)
-    return str(v)
-
-
-def signed(v: float | None, pct: bool = False) -> str:
-    if v is None:
-        return "-"
-    if pct:
-        return f"{v:+.2f}%"
-    text = repr(round(v, 10)) if isinstance(v, float) else str(v)
-    return text if text.startswith("-") else "+" + text
+from mlvc.history.results import signed, value  # noqa: F401  (re-exported for the history commands)
 
 
 def print_table(header: list[str], rows: list[list[str]], markdown: bool = False) -> None:

@@ -7,6 +7,7 @@ parsed at some revision is reported in `errors` and skipped; it never stops a wa
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from mlvc.errors import HistoryError, MetricsFileError
@@ -152,3 +153,26 @@ def number(res: Results, name: str, kind: str = "metrics") -> float:
 
 def _short(res: Results) -> str:
     return f" ({res.commit[:7]})" if res.commit and not res.label.startswith(res.commit[:7]) else ""
+
+
+# -- text forms, shared by the CLI tables and the CI gate report --------------------------
+def value(v: object) -> str:
+    """A metric value as people and scripts read it: full precision (repr), `-` when absent."""
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        if math.isnan(v) or math.isinf(v):
+            return str(v)
+        return repr(v)
+    return str(v)
+
+
+def signed(v: float | None, pct: bool = False) -> str:
+    if v is None:
+        return "-"
+    if pct:
+        return f"{v:+.2f}%"
+    text = repr(round(v, 10)) if isinstance(v, float) else str(v)
+    return text if text.startswith("-") else "+" + text
