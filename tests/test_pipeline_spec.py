@@ -43,7 +43,7 @@ def test_keys_and_defaults(tmp_path):
         "    image: python:3.11\n"
         "    resources: {cpus: 2, gpus: 1, memory: 512M}\n"
         "    env: {SEED: 1, FAST: true}\n"
-        "    checks: [{metric: acc, min: 0.5}]\n",
+        "    checks: [{path: ../data/x.csv, schema: true, drift: {max_js: 0.2}}]\n",
     )
     s = pf.stages["train"]
     assert s.cmds == ("python train.py", "echo done") and s.wdir == "src"
@@ -61,6 +61,9 @@ def test_keys_and_defaults(tmp_path):
     assert s.resources.memory == 512 << 20 and s.resources.gpus == 1
     assert s.env == {"SEED": "1", "FAST": "true"}
     assert s.settings()["image"] == "python:3.11" and s.where == "mlvc.yaml:2"
+    # a check's path is relative to wdir, like a dep (here inside the dep folder `data`)
+    assert s.checks == [{"path": "data/x.csv", "schema": True, "drift": {"max_js": 0.2}}]
+    assert s.settings()["checks"] == s.checks  # the spec is part of the stage's fingerprint
 
 
 def test_templating_vars_foreach_matrix(tmp_path):
@@ -127,6 +130,12 @@ def test_no_template_no_params_read(tmp_path):
         ("stages:\n  a:\n    cmd: x\n    resources: {memory: lots}\n", "resources.memory 'lots' is not a size"),
         ("stages:\n  a:\n    cmd: x\n    deps: [f]\n    outs: [f]\n", "'f' is both a dep and an out of this stage"),
         ("stages:\n  a:\n    cmd: x\n  b c:\n    cmd: y\n", "mlvc.yaml:4: stage name 'b c'"),
+        ("stages:\n  a:\n    cmd: x\n    deps: [d.csv]\n    checks: {path: d.csv}\n", "mlvc.yaml:5: stage 'a': checks must be a list"),
+        (
+            "stages:\n  a:\n    cmd: x\n    deps: [d.csv]\n    checks:\n      - path: d.csv\n      - {path: d.csv, rows: 5}\n",
+            "mlvc.yaml:7: stage 'a': checks[1]: rows must be a mapping",
+        ),
+        ("stages:\n  a:\n    cmd: x\n    deps: [d.csv]\n    checks: [{path: e.csv}]\n", "mlvc.yaml:5: stage 'a': checks[0] path 'e.csv' is not one of the stage's deps"),
         ("stages:\n  a:\n    cmd: [x\n", "mlvc.yaml:4: not valid YAML"),
         (
             "stages:\n  a:\n    cmd: x\n    outs: [m]\n  b:\n    cmd: y\n    outs: [m]\n",
@@ -204,7 +213,9 @@ def test_lockfile_round_trip():
         {"data dir/x": Ref("0123456789abcdef0123456789abcdef", "tree", 10, 2)},
         {"params.yaml": {"lr": 1e-05, "yes": "no", "nested": {"a": [1, 2.5, None]}, "flag": True}},
         {"m.json": lockfile.LockedOut(Ref("e" * 32, "file", 3, 1), cache=False)},
+        [{"path": "d.csv", "against": "v1 (0123456789)", "passed": True, "failures": [], "figures": {"x y": {"js": 0.01}}}],
     )
+    lock.stages["s@1"].settings["checks"] = [{"path": "d.csv", "drift": {"max_js": 0.1}}]
     buf = io.StringIO()
     import os
     import tempfile

@@ -250,6 +250,26 @@ def test_stage_asking_more_gpus_than_the_cluster_has_fails_before_running(ray_re
     assert not (ray_repo / "mlvc.lock").exists()
 
 
+def test_data_checks_gate_a_ray_stage_in_the_driver(ray_repo):
+    """`checks:` run in the driver before the task is submitted: a failing check never reaches the cluster."""
+    (ray_repo / "d.csv").write_text("a,b\n1,x\n2,y\n")
+    (ray_repo / "mlvc.yaml").write_text(
+        "stages:\n  fit:\n    cmd: cp d.csv fit.txt\n    deps: [d.csv]\n    outs: [fit.txt]\n"
+        "    checks: [{path: d.csv, schema: true}]\n"
+    )
+    git("add", "d.csv", "mlvc.yaml", cwd=ray_repo)
+    git("commit", "-qm", "data", cwd=ray_repo)
+    assert "fit: would run: never ran [ray; 1 data check first]" in run_mlvc("repro", "--dry", cwd=ray_repo).stdout
+    run_mlvc("repro", cwd=ray_repo)
+    lock = (ray_repo / "mlvc.lock").read_text()
+    assert '"passed": true' in lock and (ray_repo / "fit.txt").exists()
+    (ray_repo / "d.csv").write_text("a\n1\n2\n3\n")  # column b dropped
+    res = run_mlvc("repro", cwd=ray_repo, check=False)
+    assert res.returncode == 1 and "data check failed: d.csv: column 'b' removed against HEAD" in res.stderr
+    assert (ray_repo / "mlvc.lock").read_text() == lock
+    assert (ray_repo / "fit.txt").read_text() == "a,b\n1,x\n2,y\n"  # never ran: a run would remove it first
+
+
 KILLABLE = """\
 stages:
   slow:

@@ -65,7 +65,7 @@ def resolve_jobs(repo, jobs: int | None) -> int:
 
 
 def runs_on_text(runs_on: dict | None) -> str:
-    """` [container podman localhost/train:1, no network; gpus 1]` for `repro --dry`."""
+    """` [container podman localhost/train:1, no network; gpus 1; 1 data check first]` for `repro --dry`."""
     if not runs_on:
         return ""
     if runs_on.get("backend") == "container":
@@ -79,6 +79,9 @@ def runs_on_text(runs_on: dict | None) -> str:
 
         shown = {k: (format_memory(v) if k == "memory" else v) for k, v in res.items()}
         where += "; " + ", ".join(f"{k} {v}" for k, v in shown.items())
+    checks = runs_on.get("checks")
+    if checks:
+        where += f"; {checks} data check{'s' if checks != 1 else ''} first"
     return f" [{where}]"
 
 

@@ -20,10 +20,14 @@
             size: 52
             files: 1
         # then, when the stage sets them: image (and the image_id it ran), network, env, resources, checks (and wdir)
+        check_results: [{"path": "data/train.csv", "against": "HEAD (3f2a1b9c0d)", "passed": true, ...}]
 
-Outs with `cache: false` carry `cache: false`. Written atomically (temp file + rename), in
-the pipeline file's stage order, by a small emitter of our own: deterministic, and no YAML
-library on the hot path of a no-op repro.
+Outs with `cache: false` carry `cache: false`. `checks` is the stage's `checks:` spec (part of its
+fingerprint, like `env`); `check_results` is what those checks found when the command last ran
+(mlvc.data.checks' CheckResult.to_dict(), one per check): a record, never a reason to rerun.
+
+Written atomically (temp file + rename), in the pipeline file's stage order, by a small
+emitter of our own: deterministic, and no YAML library on the hot path of a no-op repro.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ class LockEntry:
     deps: dict[str, Ref] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     outs: dict[str, LockedOut] = field(default_factory=dict)
+    check_results: list[dict[str, Any]] = field(default_factory=list)  # the data checks' outcomes: a record only
 
 
 @dataclass
@@ -100,6 +105,10 @@ def parse(text: str, where: str = NAME) -> Lock:
             entry.deps[item["path"]] = _ref(item, where, name)
         for item in body.get("outs") or []:
             entry.outs[item["path"]] = LockedOut(_ref(item, where, name), bool(item.get("cache", True)))
+        results = body.get("check_results") or []
+        if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+            raise PipelineError(f"{where}: stage {name!r}: check_results must be a list of mappings")
+        entry.check_results = [dict(r) for r in results]
         lock.stages[str(name)] = entry
     return lock
 
@@ -248,6 +257,8 @@ def _entry(e: LockEntry) -> list[str]:
     for key in ("image", "image_id", "network", "env", "resources", "checks"):
         if s.get(key) is not None:
             out.append(f"    {key}: {_value(s[key])}\n")
+    if e.check_results:
+        out.append(f"    check_results: {_value(e.check_results)}\n")
     return out
 
 

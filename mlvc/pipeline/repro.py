@@ -1,11 +1,13 @@
 """Reproduce a pipeline: run what is stale, in dependency order, through an executor.
 
 Per stage, in order: decide (plan.Planner) -> up to date / restore missing outs from the
-cache / replay from the run cache / run the command. After a run the outs are stored in the
-cache like `mlvc add`ed data (cache: false outs are only hashed), git-ignored, and the stage's
-entry is written to mlvc.lock at once, so an interrupted repro leaves a lock that is true for
-every stage it names. A rerun that produces the same bytes changes no downstream dep, so
-the wave stops there.
+cache / replay from the run cache / run the stage's data checks (`checks:`, mlvc.data.checks;
+here in the driver, whatever the executor), then the command. A failing check fails the stage
+before its command starts, like a failing command: nothing is recorded for it. After a run
+the outs are stored in the cache like `mlvc add`ed data (cache: false outs are only hashed),
+git-ignored, and the stage's entry (with its check results) is written to mlvc.lock at once,
+so an interrupted repro leaves a lock that is true for every stage it names. A rerun that
+produces the same bytes changes no downstream dep, so the wave stops there.
 
 The serial loop lives in `Reproducer.run`; a parallel scheduler drives the same three steps
 (`decide`, `execute`, `finish`) from its own loop: they are safe to call from worker threads
@@ -21,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from mlvc.errors import MlvcError, StageFailedError
+from mlvc.errors import DataCheckError, MlvcError, StageFailedError
 from mlvc.execute.base import Executor, Job, Outcome, get_executor
 from mlvc.pipeline import graph as graph_mod
 from mlvc.pipeline import lockfile, spec
@@ -48,6 +50,8 @@ class StageResult:
     duration_s: float = 0.0
     changed: bool = False  # some out differs from what the lock had
     runs_on: dict[str, object] | None = None  # --dry: backend (local/container), engine, image, resources
+    error: str = ""  # why the stage failed when it is not the command's exit code (a data check)
+    checks: list[dict[str, object]] | None = None  # the data checks' outcomes (ran, or failed on a check)
 
     def to_dict(self) -> dict[str, object]:
         doc: dict[str, object] = {"name": self.name, "action": self.action, "reasons": self.reasons}
@@ -55,6 +59,10 @@ class StageResult:
             doc["runs_on"] = self.runs_on
         if self.returncode is not None:
             doc["returncode"] = self.returncode
+        if self.error:
+            doc["error"] = self.error
+        if self.checks is not None:
+            doc["checks"] = self.checks
         if self.action in (RAN, RESTORED, REPLAYED):
             doc["changed"] = self.changed
             doc["duration_s"] = round(self.duration_s, 3)
@@ -197,12 +205,29 @@ class Reproducer:
                 result = StageResult(name, REPLAYED, d.reasons, duration_s=time.monotonic() - start, changed=changed)
                 self.listener.finished(result)
                 return result
+        checks = None
+        if stage.checks:  # the gate: in this process, before the command, whatever the executor
+            self.listener.starting(stage, d, "check")
+            try:
+                checks = self.run_checks(stage)
+            except MlvcError as exc:
+                result = _check_failed(stage, d, exc)
+                result.duration_s = time.monotonic() - start
+                self.listener.finished(result)
+                return result
         self.listener.starting(stage, d, "run")
         outcome = self.execute(stage, d, grant)
-        result = self.finish(stage, d, outcome, key, opts.run_cache)
+        result = self.finish(stage, d, outcome, key, opts.run_cache, checks)
         result.duration_s = time.monotonic() - start
         self.listener.finished(result)
         return result
+
+    def run_checks(self, stage: spec.Stage) -> list[dict[str, object]]:
+        """The stage's data checks against the workspace (raises DataCheckError on a failure): in the
+        driver, before the command, so a stage never starts on data that fails them, wherever it runs."""
+        from mlvc.data.checks import run_checks
+
+        return [r.to_dict() for r in run_checks(self.repo, stage.name, stage.checks)]
 
     def execute(self, stage: spec.Stage, d: Decision, grant=None) -> Outcome:
         """Make room for the outs (keeping their bytes safe in the cache) and run the command."""
@@ -240,7 +265,7 @@ class Reproducer:
                 sink.close()
 
     def finish(self, stage: spec.Stage, d: Decision, outcome: Outcome, key: str | None,
-               use_run_cache: bool = True) -> StageResult:  # fmt: skip
+               use_run_cache: bool = True, checks: list[dict[str, object]] | None = None) -> StageResult:  # fmt: skip
         """Record a finished command: store its outs and write the lock, or record nothing."""
         if not outcome.ok:
             if outcome.interrupted:
@@ -252,10 +277,10 @@ class Reproducer:
                 stage.name, FAILED, d.reasons, 0, f"the command succeeded but did not create {', '.join(missing)}"
             )
         outs = self._store_outs(stage, for_run_cache=key is not None)
-        changed = self._record(stage, d, outs)
+        changed = self._record(stage, d, outs, checks)
         if key is not None and use_run_cache:
             self.runcache.put(key, stage.name, outs)
-        return StageResult(stage.name, RAN, d.reasons, 0, outcome.stderr_tail, changed=changed)
+        return StageResult(stage.name, RAN, d.reasons, 0, outcome.stderr_tail, changed=changed, checks=checks)
 
     # -- outs -------------------------------------------------------------------
     def _scanner(self):
@@ -321,8 +346,9 @@ class Reproducer:
         self._secure_outs(stage)
         return self._checkout(stage, cached)
 
-    def _record(self, stage: spec.Stage, d: Decision, outs: dict[str, LockedOut]) -> bool:
-        entry = LockEntry(stage.settings(), dict(d.deps), d.params, dict(outs))
+    def _record(self, stage: spec.Stage, d: Decision, outs: dict[str, LockedOut],
+                checks: list[dict[str, object]] | None = None) -> bool:  # fmt: skip
+        entry = LockEntry(stage.settings(), dict(d.deps), d.params, dict(outs), list(checks or []))
         with self._lock_guard:
             old = self.lock.stages.get(stage.name)
             self.lock.stages[stage.name] = entry
@@ -431,6 +457,8 @@ class Reproducer:
         else:
             doc["backend"] = self.executor.name if self._executor is not None else "local"
         doc["resources"] = stage.resources.to_dict()
+        if stage.checks:
+            doc["checks"] = len(stage.checks)  # data checks that would run first, in this process
         gpus = stage.resources.gpus or 0
         doc["gpus_available"] = self.capacity.gpus if gpus else None
         return doc
@@ -466,9 +494,19 @@ class Reproducer:
         return [results[n] for n in names if n in results]
 
 
+def _check_failed(stage: spec.Stage, d: Decision, exc: MlvcError) -> StageResult:
+    """A stage whose data checks failed (or could not run: unreadable data, a missing reference):
+    failed like a command that exits non-zero, with the check's one-line message."""
+    if isinstance(exc, DataCheckError):
+        return StageResult(stage.name, FAILED, d.reasons, error=str(exc), checks=[r.to_dict() for r in exc.results])
+    return StageResult(stage.name, FAILED, d.reasons, error=f"stage {stage.name}: data check could not run: {exc}")
+
+
 def _failure(stage: spec.Stage, result: StageResult, count: int = 1) -> StageFailedError:
     tail = " | ".join(line for line in result.stderr_tail.strip().splitlines()[-3:] if line.strip())
     more = f" ({count - 1} more failed)" if count > 1 else ""
+    if result.error:  # a data check: its own one-line message, naming the stage
+        return StageFailedError(f"{stage.where}: {result.error}{more}; nothing recorded for it in mlvc.lock")
     code = f"exit code {result.returncode}" if result.returncode else "failed"
     detail = f": {tail}" if tail else ""
     return StageFailedError(

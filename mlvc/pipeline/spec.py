@@ -73,7 +73,7 @@ class Stage:
     image: str | None = None
     resources: Resources = Resources()
     env: dict[str, str] = field(default_factory=dict)
-    checks: Any = None
+    checks: list[dict[str, Any]] | None = None  # as written (paths repo-relative); run by mlvc.data.checks
     desc: str | None = None
     network: bool = False  # image stages: the container gets a network only when this is set
     image_id: str | None = None  # the image's ID (sha256:...), filled in by repro from the engine
@@ -348,12 +348,40 @@ def _stage(root: str, file: str, name: str, body: Any, ctx: Context, where: str,
     stage.env = _env(raw.get("env"), name, at("env"))
     stage.network = _bool(raw.get("network", False), name, "network", at("network"))
     if raw.get("checks") is not None:
-        if not isinstance(raw["checks"], (list, dict)):
-            raise PipelineError(f"{at('checks')}: stage {name!r}: `checks` must be a list or a mapping")
-        stage.checks = params_mod.plain(raw["checks"])
+        stage.checks = _checks(params_mod.plain(raw["checks"]), stage, file, lines, at("checks"))
     if isinstance(raw.get("desc"), str):
         stage.desc = raw["desc"]
     return stage
+
+
+def _checks(value: Any, stage: Stage, file: str, lines: Any, where: str) -> list[dict[str, Any]]:
+    """`checks:` validated by mlvc.data.checks (imported only here: it loads numpy), with `path` and
+    `snapshot` made repo-relative like deps. A check's path must be a dep of the stage (or lie in
+    one): that orders it after the stage producing the data, and a change of the data makes it stale."""
+    from mlvc.data.checks import parse_checks
+    from mlvc.errors import DataCheckSpecError
+
+    try:
+        parse_checks(stage.name, value)
+    except DataCheckSpecError as exc:  # "stage NAME: checks[i]: ..." -> the file:line of item i
+        msg = str(exc).removeprefix(f"stage {stage.name}: ")
+        m = re.match(r"checks\[(\d+)\]", msg)
+        at = _item_at(file, lines, "checks", int(m.group(1)), where) if m else where
+        raise PipelineError(f"{at}: stage {stage.name!r}: {msg}") from None
+    checks = []
+    for i, item in enumerate(value):
+        at = _item_at(file, lines, "checks", i, where)
+        item = dict(item)
+        item["path"] = _path(stage.wdir, item["path"], stage.name, f"checks[{i}] path", at)
+        if item.get("snapshot") is not None:
+            item["snapshot"] = _path(stage.wdir, str(item["snapshot"]), stage.name, f"checks[{i}] snapshot", at)
+        if not any(item["path"] == d.path or item["path"].startswith(d.path + "/") for d in stage.deps):
+            raise PipelineError(
+                f"{at}: stage {stage.name!r}: checks[{i}] path {item['path']!r} is not one of the stage's deps"
+                " (add it to `deps:`)"
+            )
+        checks.append(item)
+    return checks
 
 
 def _cmds(value: Any, name: str, where: str) -> tuple[str, ...]:
