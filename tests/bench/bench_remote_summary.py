@@ -25,14 +25,15 @@ def main(path: str) -> None:
                 walls[key].append(float(row["wall_s"]))
     print("| dataset | remote | step | mlvc s | dvc s | dvc/mlvc | mlvc objects/s | mlvc MB/s |")
     print("|---|---|---|---|---|---|---|---|")
-    for ds, kind, step in sorted({k[:3] for k in walls}, key=lambda k: (k[0], k[1], ["push", "push_noop", "pull"].index(k[2]))):
+    order = ["push", "push_noop", "pull"]
+    for ds, kind, step in sorted({k[:3] for k in walls}, key=lambda k: (k[0], k[1], order.index(k[2]))):
         m = walls.get((ds, kind, step, "mlvc"))
         d = walls.get((ds, kind, step, "dvc"))
         ms = statistics.median(m) if m else None
         dm = statistics.median(d) if d else None
         files, nbytes = size[ds]
         ratio = f"{dm / ms:.1f}x" if ms and dm else "-"
-        rate = f"{files / ms:,.0f}" if ms and step != "push_noop" else "-"
+        rate = (f"{files / ms:,.0f}" if files >= 100 else f"{files / ms:.2f}") if ms and step != "push_noop" else "-"
         mbs = f"{nbytes / ms / 1e6:,.1f}" if ms and step != "push_noop" else "-"
         fm = " FAIL" if (ds, kind, step, "mlvc") in failed else ""
         fd = " FAIL" if (ds, kind, step, "dvc") in failed else ""
