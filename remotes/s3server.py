@@ -94,7 +94,9 @@ class SeaweedS3:
                 return
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"SeaweedFS S3 did not answer on {self.endpoint} within {timeout:.0f} s; see {self.log_path}")
+        raise RuntimeError(
+            f"SeaweedFS S3 did not answer on {self.endpoint} within {timeout:.0f} s; see {self.log_path}"
+        )
 
     def _answers(self) -> bool:
         try:
