@@ -19,20 +19,32 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", "-f", help="Overwrite changes that are not in the cache."),
         as_json: bool = common.JsonOpt,
     ) -> None:
-        """Make the workspace match the pointer files (after `git checkout`, the data follows)."""
+        """Make the workspace match the pointer files and mlvc.lock outs (after `git checkout`, the data follows)."""
         rc = run(paths, force, as_json)
         if rc:
             raise typer.Exit(rc)
 
 
+def restorable(repo, paths: list[str] | None):
+    """What `checkout` and `pull` restore: the pointers of `paths` (all by default) and the cached
+    outs recorded in mlvc.lock (a path may name either)."""
+    from mlvc.pipeline.lockfile import out_pointers
+    from mlvc.workspace import tracked
+
+    outs = {p.path: p for p in out_pointers(repo.root)}
+    if not paths:
+        ptrs = tracked.load_pointers(repo.root)
+        return ptrs + [o for path, o in outs.items() if path not in {p.path for p in ptrs}]
+    targets = [repo.rel(p, must_exist=False) for p in paths]
+    return [outs[t] if t in outs else tracked.load_pointers(repo.root, [t])[0] for t in targets]
+
+
 def run(paths: list[str] | None, force: bool = False, as_json: bool = False) -> int:
     """The body of `mlvc checkout`; returns the exit code (also called by mlvc/cli/fast.py)."""
-    from mlvc.workspace import tracked
     from mlvc.workspace.checkout import Checkout
 
     with common.open_repo(mutating=True) as repo:
-        targets = [repo.rel(p, must_exist=False) for p in paths] if paths else None
-        ptrs = tracked.load_pointers(repo.root, targets)
+        ptrs = restorable(repo, paths)
         results = Checkout(repo, force=force, progress=common.progress()).run(ptrs)
     failed = [r for r in results if r.refused or r.missing]
     if as_json:

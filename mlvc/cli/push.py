@@ -105,19 +105,18 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", "-f", help="Overwrite workspace changes that are not cached."),
         as_json: bool = common.JsonOpt,
     ) -> None:
-        """Fetch, then check out the workspace's pointers (what was fetched intact is checked out)."""
+        """Fetch, then check out tracked data and stage outs (what was fetched intact is checked out)."""
+        from mlvc.cli.checkout import restorable
         from mlvc.errors import RemoteObjectsError
         from mlvc.remote.transfer import describe_problems
         from mlvc.remote.transfer import fetch as run_fetch
-        from mlvc.workspace import tracked
         from mlvc.workspace.checkout import Checkout
 
         with common.open_repo(mutating=True) as repo:
             store = _store(repo, remote)
             roots = _roots(repo, targets, rev, all_commits)
             result = run_fetch(repo, store, roots, jobs, progress=common.progress())
-            rel = [repo.rel(t, must_exist=False) for t in targets] if targets else None
-            ptrs = tracked.load_pointers(repo.root, rel)
+            ptrs = restorable(repo, targets)
             checkouts = Checkout(repo, force=force, progress=common.progress()).run(ptrs)
         failed = [c for c in checkouts if c.refused or c.missing]
         if as_json:

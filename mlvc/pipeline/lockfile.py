@@ -41,7 +41,7 @@ from typing import Any
 from mlvc.errors import PipelineError
 from mlvc.hashing import is_hash
 from mlvc.links import write_bytes_atomic
-from mlvc.pointer import Ref
+from mlvc.pointer import Pointer, Ref
 from mlvc.tree import KINDS
 
 NAME = "mlvc.lock"
@@ -220,6 +220,12 @@ def refs(text: str, where: str = NAME) -> list[Ref]:
     """Cached outs named in a lock file: what gc and push must keep."""
     lock = parse(text, where)
     return [o.ref for e in lock.stages.values() for o in e.outs.values() if o.cache]
+
+
+def out_pointers(root: str, name: str = NAME) -> list[Pointer]:
+    """The cached outs of the lock as pointers, so `checkout` and `pull` restore them like added data."""
+    lock = read(root, name)
+    return [Pointer(path, o.ref) for e in lock.stages.values() for path, o in e.outs.items() if o.cache]
 
 
 # -- writing ----------------------------------------------------------------------
