@@ -21,7 +21,8 @@ STEPS = ["init", "add", "status_noop", "status_touch1pct", "status_mod1pct", "ch
 DATASETS = ["tiny", "many", "big", "mixed"]
 
 
-def load(path: str) -> dict[tuple[str, str, str], list[float | None]]:
+def load(path: str, cpu: bool = False) -> dict[tuple[str, str, str], list[float | None]]:
+    """(tool, dataset, step) -> wall seconds per run (cpu=True: user+sys CPU seconds); None n/a, nan failed."""
     runs: dict[tuple[str, str, str], list[float | None]] = {}
     with open(path, newline="") as fh:
         for row in csv.DictReader(fh):
@@ -30,6 +31,8 @@ def load(path: str) -> dict[tuple[str, str, str], list[float | None]]:
                 runs.setdefault(key, []).append(None)
             elif row["rc"] != "0":
                 runs.setdefault(key, []).append(float("nan"))
+            elif cpu:
+                runs.setdefault(key, []).append(float(row["user_s"]) + float(row["sys_s"]))
             else:
                 runs.setdefault(key, []).append(float(row["wall_s"]))
     return runs
@@ -74,6 +77,7 @@ def main() -> int:
              if name.startswith("results-") and name.endswith(".csv")]
     links.sort(key=lambda x: (x != "default", x))
     data = {link: load(os.path.join(d, f"results-{link}.csv")) for link in links}
+    cpu = {link: load(os.path.join(d, f"results-{link}.csv"), cpu=True) for link in links}
     lim = limits(os.path.join(d, "limits.csv"))
     hashpass: dict[str, list[tuple[float, float]]] = {}
     if os.path.exists(os.path.join(d, "hashpass.csv")):
@@ -86,19 +90,24 @@ def main() -> int:
                                           if link == "default" else f" (mlvc core.link / DVC cache.type = {link})"))
         print()
         n = max((len(v) for v in runs.values()), default=0)
-        print(f"Median wall seconds (min–max) of {n} runs; DVC/mlvc = how many times faster mlvc is.")
+        print(f"Median wall seconds (min–max) of {n} runs; DVC/mlvc = how many times faster mlvc is; "
+              "CPU = median user+sys seconds (less sensitive to the machine's load than wall time).")
         for ds in DATASETS:
             if not any(k[1] == ds for k in runs):
                 continue
             print()
-            print(f"| {ds} step | dvc s | mlvc s | dvc/mlvc |")
-            print("|---|---|---|---|")
+            print(f"| {ds} step | dvc wall s | mlvc wall s | dvc/mlvc wall | dvc CPU s | mlvc CPU s | dvc/mlvc CPU |")
+            print("|---|---|---|---|---|---|---|")
             for step in STEPS:
                 a, b = runs.get(("dvc", ds, step)), runs.get(("mlvc", ds, step))
-                if a is None and b is None:
+                if a is None and b is None or med(a) is None and med(b) is None:
                     continue
                 r = ratio(med(a), med(b))
-                print(f"| {step} | {cell(a)} | {cell(b)} | {'' if r is None else f'{r:.1f}x'} |")
+                ca, cb = med(cpu[link].get(("dvc", ds, step))), med(cpu[link].get(("mlvc", ds, step)))
+                rc = ratio(ca, cb)
+                print(f"| {step} | {cell(a)} | {cell(b)} | {'' if r is None else f'{r:.1f}x'} | "
+                      f"{'' if ca is None else f'{ca:.2f}'} | {'' if cb is None else f'{cb:.2f}'} | "
+                      f"{'' if rc is None else f'{rc:.1f}x'} |")
             checks = [k for k in runs if k[1] == ds and k[2].startswith("verify_") and k[0] == "mlvc"]
             bad = [k[2] for k in checks if any(v is not None and v != v for v in runs[k])]
             if checks:
