@@ -20,6 +20,7 @@ LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 
 # command -> (flags: option -> key, options taking a value: option -> key, at least one path)
 COMMANDS: dict[str, tuple[dict[str, str], dict[str, str], bool]] = {
+    "init": ({}, {}, False),
     "status": ({"--json": "as_json"}, {}, False),
     "add": ({"--json": "as_json"}, {"--link": "link"}, True),
     "commit": ({"--json": "as_json"}, {}, False),
@@ -71,7 +72,7 @@ def parse(argv: list[str]) -> tuple[dict[str, bool], str, list[str], dict[str, o
                 value = rest[j]
                 j += 1
             opts[valued[name]] = value
-    if needs_path and not paths:
+    if needs_path and not paths or command == "init" and paths:
         return None
     if opts.get("link") is not None and opts["link"] not in LINK_TYPES:
         return None
@@ -82,6 +83,10 @@ def parse(argv: list[str]) -> tuple[dict[str, bool], str, list[str], dict[str, o
 
 def _body(command: str, paths: list[str], opts: dict[str, object]) -> Callable[[], int | None]:
     as_json = bool(opts.get("as_json"))
+    if command == "init":
+        from mlvc.cli import init
+
+        return init.run
     if command == "status":
         from mlvc.cli import status
 

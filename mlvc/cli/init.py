@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-import typer
+from typing import TYPE_CHECKING
 
 from mlvc.cli import common
+
+if TYPE_CHECKING:
+    import typer
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def init() -> None:
         """Create .mlvc/ here (and a git repository if there is none)."""
-        from mlvc.repo import Repo
+        run()
 
-        repo, git_created = Repo.init()
-        if git_created:
-            common.out(f"Initialized empty git repository in {repo.root}/.git/")
-        common.out(f"Initialized mlvc repository in {repo.dot}/")
-        common.out("Next: `mlvc add DATA`, then `git add DATA.mlvc .gitignore && git commit`.")
+
+def run() -> None:
+    """The body of `mlvc init` (also called by the typer-free fast path, mlvc/cli/fast.py)."""
+    from mlvc.repo import Repo
+
+    repo, git_created = Repo.init()
+    if git_created:
+        common.out(f"Initialized empty git repository in {repo.root}/.git/")
+    common.out(f"Initialized mlvc repository in {repo.dot}/")
+    common.out("Next: `mlvc add DATA`, then `git add DATA.mlvc .gitignore && git commit`.")
