@@ -94,16 +94,9 @@ def _load_json(text: str, label: str) -> object:
 
 
 def _load_yaml(text: str, label: str) -> object:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    from mlvc.yamlio import load_yaml
 
-    try:
-        return YAML(typ="safe", pure=True).load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise MetricsFileError(f"{label}{line}: not valid YAML ({problem})") from None
+    return load_yaml(text, label, MetricsFileError)
 
 
 def _load_toml(text: str, label: str) -> object:

@@ -35,16 +35,9 @@ def load_file(path: str, shown: str) -> Any:
 
 
 def load_yaml(text: str, shown: str) -> Any:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    from mlvc.yamlio import load_yaml as load
 
-    try:
-        return YAML(typ="safe", pure=True).load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PipelineError(f"{shown}{line}: not valid YAML ({problem})") from None
+    return load(text, shown, PipelineError)
 
 
 def lookup(doc: Any, key: str) -> Any:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from mlvc import links
 from mlvc.errors import ObjectMissingError, PathError
+from mlvc.parallel import in_batches
 from mlvc.pointer import Pointer
 from mlvc.progress import NULL, Progress
 from mlvc.tree import TREE, Entry
@@ -190,22 +191,8 @@ class Checkout:
                 os.makedirs(parent, exist_ok=True)
                 made.add(parent)
         try:
-            if len(plan.writes) >= PARALLEL_MIN_FILES:
-                # A plain thread pool (file I/O releases the GIL), not joblib: its import costs ~0.35 s.
-                from concurrent.futures import ThreadPoolExecutor
-
-                step = 256
-                batches = [plan.writes[i : i + step] for i in range(0, len(plan.writes), step)]
-                pool = ThreadPoolExecutor(min(self.scanner.jobs, len(batches)), thread_name_prefix="mlvc-checkout")
-                try:
-                    for _ in pool.map(lambda b: self._write_batch(b, task), batches):
-                        pass
-                except BaseException:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
-                pool.shutdown(wait=True)
-            else:
-                self._write_batch(plan.writes, task)
+            jobs = self.scanner.jobs if len(plan.writes) >= PARALLEL_MIN_FILES else 1
+            in_batches(lambda b: self._write_batch(b, task), plan.writes, 256, jobs, "mlvc-checkout")
         finally:
             task.close()
         result.written += len(plan.writes)

@@ -21,6 +21,7 @@ from mlvc.errors import FileChangedError, PathError
 from mlvc.hashing import BLOCK, hash_bytes, hash_file
 from mlvc.ignore import MLVCIGNORE, IgnoreRules
 from mlvc.links import TMP_MARK
+from mlvc.parallel import in_batches
 from mlvc.pointer import Ref
 from mlvc.progress import NULL, Progress
 from mlvc.tree import FILE, TREE, Entry, Tree, serialize_rows
@@ -249,22 +250,8 @@ class Scanner:
         verb = "Adding" if self.store else "Hashing"
         task = self.progress.task(f"{verb} {len(todo)} files", total, unit="bytes")
         try:
-            if len(todo) >= PARALLEL_MIN_FILES or total >= PARALLEL_MIN_BYTES and len(todo) > 1:
-                # Threads: hashing and file I/O release the GIL. A plain pool, not joblib (whose
-                # import pulls in numpy, ~0.35 s), in batches to keep the per-task overhead small.
-                from concurrent.futures import ThreadPoolExecutor
-
-                batches = [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]
-                pool = ThreadPoolExecutor(min(self.jobs, len(batches)), thread_name_prefix="mlvc-hash")
-                try:
-                    for _ in pool.map(lambda b: self._hash_batch(b, task), batches):
-                        pass
-                except BaseException:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
-                pool.shutdown(wait=True)
-            else:
-                self._hash_batch(todo, task)
+            parallel = len(todo) >= PARALLEL_MIN_FILES or total >= PARALLEL_MIN_BYTES and len(todo) > 1
+            in_batches(lambda b: self._hash_batch(b, task), todo, BATCH, self.jobs if parallel else 1, "mlvc-hash")
         finally:
             task.close()
         for f in todo:
