@@ -80,34 +80,18 @@ def _click_errors() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...
 
 
 def main(argv: list[str] | None = None) -> None:
-    from mlvc.errors import MlvcError
-
     usage_errors, click_errors, aborts = _click_errors()
-    try:
-        rc = app(args=argv, standalone_mode=False)
-    except usage_errors as exc:
-        exc.show()  # type: ignore[attr-defined]
-        sys.exit(2)
-    except click_errors as exc:
-        exc.show()  # type: ignore[attr-defined]
-        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
-    except aborts:
-        common.err("mlvc: interrupted")
-        sys.exit(130)
-    except MlvcError as exc:
-        if common.STATE["verbose"]:
-            import traceback
 
-            traceback.print_exc()
-        common.err(f"mlvc: error: {exc}")
-        sys.exit(exc.exit_code)
-    except BrokenPipeError:
-        sys.exit(1)
-    except Exception as exc:  # a bug or an environment problem: say what, trace only on request
-        if common.STATE["verbose"]:
-            import traceback
+    def body() -> int | None:
+        try:
+            return app(args=argv, standalone_mode=False)
+        except usage_errors as exc:
+            exc.show()  # type: ignore[attr-defined]
+            return 2
+        except click_errors as exc:
+            exc.show()  # type: ignore[attr-defined]
+            return exc.exit_code  # type: ignore[attr-defined]
+        except aborts:
+            raise KeyboardInterrupt from None
 
-            traceback.print_exc()
-        common.err(f"mlvc: error: {type(exc).__name__}: {exc} (rerun with --verbose for the traceback)")
-        sys.exit(1)
-    sys.exit(rc if isinstance(rc, int) else 0)
+    sys.exit(common.guarded(body))

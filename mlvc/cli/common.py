@@ -67,3 +67,36 @@ def progress() -> Progress:
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def guarded(body) -> int:
+    """Run a command body under the error contract; returns the exit code.
+
+    `mlvc: error: MESSAGE` on stderr and exit 1 for an MlvcError (its own code if it has one),
+    130 on Ctrl-C, one line for an unexpected error too; the traceback only with --verbose.
+    """
+    from mlvc.errors import MlvcError
+
+    try:
+        rc = body()
+    except KeyboardInterrupt:
+        err("mlvc: interrupted")
+        return 130
+    except MlvcError as exc:
+        _trace()
+        err(f"mlvc: error: {exc}")
+        return exc.exit_code
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # a bug or an environment problem: say what, trace only on request
+        _trace()
+        err(f"mlvc: error: {type(exc).__name__}: {exc} (rerun with --verbose for the traceback)")
+        return 1
+    return rc if isinstance(rc, int) else 0
+
+
+def _trace() -> None:
+    if STATE["verbose"]:
+        import traceback
+
+        traceback.print_exc()

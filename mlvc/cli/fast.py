@@ -119,32 +119,10 @@ def run(argv: list[str]) -> int | None:
     if parsed is None:
         return None
     from mlvc.cli import common
-    from mlvc.errors import MlvcError
 
     globals_, command, paths, opts = parsed
     common.STATE.update(globals_)
-    try:
-        rc = _body(command, paths, opts)()
-    except KeyboardInterrupt:
-        common.err("mlvc: interrupted")
-        return 130
-    except MlvcError as exc:
-        if common.STATE["verbose"]:
-            import traceback
-
-            traceback.print_exc()
-        common.err(f"mlvc: error: {exc}")
-        return exc.exit_code
-    except BrokenPipeError:
-        return 1
-    except Exception as exc:  # a bug or an environment problem: say what, trace only on request
-        if common.STATE["verbose"]:
-            import traceback
-
-            traceback.print_exc()
-        common.err(f"mlvc: error: {type(exc).__name__}: {exc} (rerun with --verbose for the traceback)")
-        return 1
-    return rc or 0
+    return common.guarded(_body(command, paths, opts))
 
 
 def main(argv: list[str] | None = None) -> None:
