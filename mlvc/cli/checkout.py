@@ -46,19 +46,25 @@ def run(paths: list[str] | None, force: bool = False, as_json: bool = False) -> 
     with common.open_repo(mutating=True) as repo:
         ptrs = restorable(repo, paths)
         results = Checkout(repo, force=force, progress=common.progress()).run(ptrs)
-    failed = [r for r in results if r.refused or r.missing]
     if as_json:
         common.emit_json({"paths": [r.to_dict() for r in results]})
-    else:
-        for r in results:
-            if r.missing:
-                common.err(f"mlvc: error: {r.missing}")
-            elif r.refused:
-                shown = ", ".join(r.refused[:5]) + (f" and {len(r.refused) - 5} more" if len(r.refused) > 5 else "")
-                common.err(
-                    f"mlvc: error: {r.path}: refusing to overwrite changes that are not in the cache: "
-                    f"{shown} (`mlvc commit {r.path}` keeps them, `--force` discards them)"
-                )
-            elif r.changed:
-                common.out(f"checked out: {r.path} ({r.written} written, {r.deleted} removed)")
+        return 1 if any(r.refused or r.missing for r in results) else 0
+    return report(results)
+
+
+def report(results) -> int:
+    """Say what a checkout wrote, refused or could not restore; the exit code (also for `pull`)."""
+    failed = False
+    for r in results:
+        if r.missing:
+            common.err(f"mlvc: error: {r.missing}")
+        elif r.refused:
+            shown = ", ".join(r.refused[:5]) + (f" and {len(r.refused) - 5} more" if len(r.refused) > 5 else "")
+            common.err(
+                f"mlvc: error: {r.path}: refusing to overwrite changes that are not in the cache: "
+                f"{shown} (`mlvc commit {r.path}` keeps them, `--force` discards them)"
+            )
+        elif r.changed:
+            common.out(f"checked out: {r.path} ({r.written} written, {r.deleted} removed)")
+        failed = failed or bool(r.refused or r.missing)
     return 1 if failed else 0

@@ -106,6 +106,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = common.JsonOpt,
     ) -> None:
         """Fetch, then check out tracked data and stage outs (what was fetched intact is checked out)."""
+        from mlvc.cli.checkout import report as report_checkouts
         from mlvc.cli.checkout import restorable
         from mlvc.errors import RemoteObjectsError
         from mlvc.remote.transfer import describe_problems
@@ -118,22 +119,13 @@ def register(app: typer.Typer) -> None:
             result = run_fetch(repo, store, roots, jobs, progress=common.progress())
             ptrs = restorable(repo, targets)
             checkouts = Checkout(repo, force=force, progress=common.progress()).run(ptrs)
-        failed = [c for c in checkouts if c.refused or c.missing]
+        failed = any(c.refused or c.missing for c in checkouts)
         if as_json:
             common.emit_json({**result.to_dict(), "checkout": [c.to_dict() for c in checkouts]})
         else:
             common.out(_summary(f"fetched from {store.name}:", result))
-            for c in checkouts:
-                if c.changed:
-                    common.out(f"checked out: {c.path} ({c.written} written, {c.deleted} removed)")
-            for c in failed:
-                if c.refused:
-                    common.err(
-                        f"mlvc: error: {c.path}: refusing to overwrite changes that are not in the cache: "
-                        f"{', '.join(c.refused[:5])} (`mlvc commit` keeps them, `--force` discards them)"
-                    )
-                elif result.ok:
-                    common.err(f"mlvc: error: {c.missing}")
+            # when the fetch itself failed, its error below explains the paths it left missing
+            report_checkouts([c for c in checkouts if result.ok or not c.missing])
         if not result.ok:
             raise RemoteObjectsError(describe_problems(result, "pull"))
         if failed:
