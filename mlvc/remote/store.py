@@ -322,6 +322,7 @@ def open_store(cfg: RemoteConfig, repo_root: str) -> RemoteStore:
         return LocalRemoteStore(cfg, fsspec.implementations.local.LocalFileSystem(), root)
     import fsspec
 
+    _quiet_async_noise()
     try:
         cls = fsspec.get_filesystem_class(proto)
     except (ValueError, ImportError) as exc:
@@ -338,6 +339,15 @@ def open_store(cfg: RemoteConfig, repo_root: str) -> RemoteStore:
     if not root:
         raise RemoteError(f"remote {cfg.name!r} ({cfg.url}): the URL names no bucket or folder")
     return RemoteStore(cfg, fs, root)
+
+
+def _quiet_async_noise() -> None:
+    """Async filesystems (s3fs on aiohttp) leave failed requests' tasks behind when a connection
+    drops; asyncio then logs "Task exception was never retrieved" with a traceback at exit. The
+    failure itself reaches the user as one RemoteError line (with our traceback under --verbose)."""
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
 def storage_options(cfg: RemoteConfig) -> dict[str, object]:
