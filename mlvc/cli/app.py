@@ -63,19 +63,22 @@ _register()
 
 
 def _click_errors() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
-    """(usage errors, other click errors, aborts) from click and from the click that typer vendors."""
-    import click
+    """(usage errors, other click errors, aborts) of whichever click typer runs on: typer >= 0.29
+    ships its own copy under typer._click (and plain click may not be installed at all)."""
+    import importlib
 
-    usage: list[type] = [click.exceptions.UsageError]
-    other: list[type] = [click.exceptions.ClickException]
-    aborts: list[type] = [click.exceptions.Abort, typer.Abort, KeyboardInterrupt]
-    try:  # typer >= 0.2x ships its own copy of click under typer._click
-        from typer._click import exceptions as vendored
-    except ImportError:
-        pass
-    else:
-        usage.append(vendored.UsageError)
-        other.append(vendored.ClickException)
+    usage: list[type] = []
+    other: list[type] = []
+    aborts: list[type] = [typer.Abort, KeyboardInterrupt]
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            exceptions = importlib.import_module(name)
+        except ImportError:
+            continue
+        usage.append(exceptions.UsageError)
+        other.append(exceptions.ClickException)
+        if hasattr(exceptions, "Abort"):  # the vendored copy raises typer.Abort instead
+            aborts.append(exceptions.Abort)
     return tuple(usage), tuple(other), tuple(aborts)
 
 
