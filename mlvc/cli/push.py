@@ -29,6 +29,15 @@ def _store(repo, name):
     return open_store(rconfig.load(repo.config, name), repo.root)
 
 
+def _fetch(repo, remote, targets, rev, all_commits, jobs):
+    """(store, result) of fetching what the targets and revisions reference: shared by fetch and pull."""
+    from mlvc.remote.transfer import fetch as run_fetch
+
+    store = _store(repo, remote)
+    roots = _roots(repo, targets, rev, all_commits)
+    return store, run_fetch(repo, store, roots, jobs, progress=common.progress())
+
+
 def _summary(verb: str, r) -> str:
     rate = f"{r.objects / r.seconds:,.0f} objects/s, {r.bytes / r.seconds / 1e6:,.1f} MB/s" if r.seconds > 0 else ""
     text = f"{verb} {common.plural(r.objects, 'object')} ({r.bytes:,} bytes) in {r.seconds:.2f} s"
@@ -82,12 +91,9 @@ def register(app: typer.Typer) -> None:
         """Download into the cache the objects it lacks, each verified against its name."""
         from mlvc.errors import RemoteObjectsError
         from mlvc.remote.transfer import describe_problems
-        from mlvc.remote.transfer import fetch as run_fetch
 
         with common.open_repo(mutating=True) as repo:
-            store = _store(repo, remote)
-            roots = _roots(repo, targets, rev, all_commits)
-            result = run_fetch(repo, store, roots, jobs, progress=common.progress())
+            store, result = _fetch(repo, remote, targets, rev, all_commits, jobs)
         if as_json:
             common.emit_json(result.to_dict())
         else:
@@ -110,13 +116,10 @@ def register(app: typer.Typer) -> None:
         from mlvc.cli.checkout import restorable
         from mlvc.errors import RemoteObjectsError
         from mlvc.remote.transfer import describe_problems
-        from mlvc.remote.transfer import fetch as run_fetch
         from mlvc.workspace.checkout import Checkout
 
         with common.open_repo(mutating=True) as repo:
-            store = _store(repo, remote)
-            roots = _roots(repo, targets, rev, all_commits)
-            result = run_fetch(repo, store, roots, jobs, progress=common.progress())
+            store, result = _fetch(repo, remote, targets, rev, all_commits, jobs)
             ptrs = restorable(repo, targets)
             checkouts = Checkout(repo, force=force, progress=common.progress()).run(ptrs)
         failed = any(c.refused or c.missing for c in checkouts)

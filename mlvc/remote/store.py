@@ -215,17 +215,7 @@ class LocalRemoteStore(RemoteStore):
         return out
 
     def put(self, local_path: str, h: str) -> None:
-        dest = self.key(h)
-        parent = os.path.dirname(dest)
-        try:
-            if parent not in self._made:
-                os.makedirs(parent, exist_ok=True)
-                self._made.add(parent)
-            links.place(local_path, dest, "copy", 0o444)
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise RemoteError(f"remote {self.cfg.name!r} ({self.root}): no space left on device") from None
-            raise self.error(exc, f"uploading {h}") from exc
+        self._write(h, lambda dest: links.place(local_path, dest, "copy", 0o444))
 
     def put_verified(self, local_path: str, h: str) -> bool:
         from mlvc.remote.localcopy import copy_hashing
@@ -266,13 +256,14 @@ class LocalRemoteStore(RemoteStore):
             self._made.add(parent)
 
     def put_bytes(self, h: str, data: bytes) -> None:
+        self._write(h, lambda dest: links.write_bytes_atomic(dest, data, 0o444))
+
+    def _write(self, h: str, write) -> None:
+        """Write object `h` by `write(dest)` (temp + rename inside it); failures as one-line errors."""
         dest = self.key(h)
-        parent = os.path.dirname(dest)
         try:
-            if parent not in self._made:
-                os.makedirs(parent, exist_ok=True)
-                self._made.add(parent)
-            links.write_bytes_atomic(dest, data, 0o444)
+            self._mkdir(os.path.dirname(dest))
+            write(dest)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise RemoteError(f"remote {self.cfg.name!r} ({self.root}): no space left on device") from None
