@@ -1,6 +1,7 @@
 """The content-addressed object store: `.mlvc/cache/ab/cdef...` named by xxh3-128.
 
-Plumbing only. Every write goes to a temp file in the shard folder and is renamed into
+Plumbing only. An object is loose (its own file) or packed (objects up to `packs.SMALL` bytes,
+in `.mlvc/cache/packs/`, see mlvc/packs.py). Every write goes to a temp file and is renamed into
 place, so an object is whole or absent. Objects are read-only on disk.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 
 import xxhash
 
-from mlvc import links
+from mlvc import links, packs
 from mlvc.errors import CorruptObjectError, DiskFullError, ObjectMissingError
 from mlvc.hashing import BLOCK, hash_bytes, hash_file, is_hash
 from mlvc.tree import Tree, parse_tree
@@ -25,13 +26,18 @@ class ObjectStore:
     def __init__(self, root: str) -> None:
         self.root = root
         self._made_dirs: set[str] = set()
+        self.packs = packs.PackIndex(os.path.join(root, "packs"))
 
     # -- names ------------------------------------------------------------
     def path(self, h: str) -> str:
+        """Where loose object `h` is; a packed object has no path of its own (see `place`, `read`)."""
         return os.path.join(self.root, h[:2], h[2:])
 
     def has(self, h: str) -> bool:
-        return os.path.exists(self.path(h))
+        return h in self.packs or os.path.exists(self.path(h))
+
+    def is_packed(self, h: str) -> bool:
+        return h in self.packs
 
     def _shard(self, h: str) -> str:
         d = os.path.join(self.root, h[:2])
@@ -107,6 +113,13 @@ class ObjectStore:
                 _unlink_quiet(tmp)
                 raise
 
+    def pack_writer(self) -> packs.PackWriter:
+        """A writer for small objects; its packs become visible to this store as they are committed.
+
+        Use it as a context manager: what was written whole is kept when the block ends.
+        """
+        return packs.PackWriter(self.packs.folder, on_commit=self.packs.added, seen=self.has, mode=OBJECT_MODE)
+
     def add_tree(self, tree: Tree) -> str:
         return self.add_bytes(tree.serialize())
 
@@ -130,7 +143,21 @@ class ObjectStore:
             raise
 
     # -- reading ----------------------------------------------------------
+    def place(self, h: str, dest: str, link_type: str, mode: int) -> str:
+        """Make `dest` (a new file) hold object `h`; returns the link type used.
+
+        A packed object is always copied out: a link would share the whole pack.
+        """
+        data = self.packs.read(h)
+        if data is None:
+            return links.place(self.path(h), dest, link_type, mode)
+        links.write_bytes_atomic(dest, data, mode)
+        return "copy"
+
     def read(self, h: str) -> bytes:
+        data = self.packs.read(h)
+        if data is not None:
+            return data
         try:
             with open(self.path(h), "rb") as f:
                 return f.read()
@@ -141,6 +168,14 @@ class ObjectStore:
         return parse_tree(self.read(h), name=f"tree {h}")
 
     def iter_hashes(self) -> Iterator[str]:
+        """Every object, loose then packed (an object in both is listed once)."""
+        loose = set(self._iter_loose())
+        yield from loose
+        for h in self.packs.hashes():
+            if h not in loose:
+                yield h
+
+    def _iter_loose(self) -> Iterator[str]:
         try:
             shards = os.scandir(self.root)
         except FileNotFoundError:
@@ -156,31 +191,53 @@ class ObjectStore:
                             yield h
 
     def iter_tmp(self) -> Iterator[str]:
-        """Leftover temp files from an interrupted write."""
+        """Leftovers of interrupted writes: temp files, and packs that never got their index."""
         if not os.path.isdir(self.root):
             return
         for dirpath, _dirs, files in os.walk(self.root):
+            if dirpath == self.packs.folder:
+                continue
             for name in files:
                 if links.is_tmp_name(name):
                     yield os.path.join(dirpath, name)
+        yield from packs.orphans(self.packs.folder)
 
     # -- maintenance ------------------------------------------------------
     def is_intact(self, h: str) -> bool:
+        data = self.packs.read(h)
+        if data is not None:
+            return hash_bytes(data) == h
         try:
             return hash_file(self.path(h)) == h
         except FileNotFoundError:
             return False
 
     def remove(self, h: str) -> None:
+        """Remove a loose object (packed ones go through `remove_many`, which rewrites their packs)."""
         _unlink_quiet(self.path(h))
+
+    def remove_many(self, hashes: set[str]) -> None:
+        """Remove these objects, loose or packed; a pack that holds any of them is rewritten without them."""
+        for h in hashes:
+            _unlink_quiet(self.path(h))
+        for pid in self.packs.packs():
+            packs.rewrite(self.packs, pid, keep=lambda h: h not in hashes)
 
     def quarantine(self, h: str, dest_dir: str) -> str:
         os.makedirs(dest_dir, exist_ok=True)
         dest = os.path.join(dest_dir, h)
-        shutil.move(self.path(h), dest)
+        if self.is_packed(h):
+            links.write_bytes_atomic(dest, self.read(h), OBJECT_MODE)
+            for pid in self.packs.packs():
+                packs.rewrite(self.packs, pid, keep=lambda other: other != h)
+        if os.path.lexists(self.path(h)):
+            shutil.move(self.path(h), dest)
         return dest
 
     def size(self, h: str) -> int:
+        slot = self.packs.get(h)
+        if slot is not None:
+            return slot.size
         return os.stat(self.path(h)).st_size
 
 

@@ -1,0 +1,337 @@
+"""Packs: many small objects in one file, so storing 50,000 small files creates one file, not 50,000.
+
+On this kind of machine creating a file costs far more than writing a few KiB (inode, directory
+entry, journal), so objects up to `SMALL` bytes live in packs, in the cache and on remotes:
+
+    packs/ID.pack   the objects' bytes, back to back
+    packs/ID.idx    b"MLVCPIDX", u32 version, u32 count, then `count` entries sorted by hash:
+                    16-byte hash, u64 offset, u64 size (little endian)
+
+ID is the xxh3-128 hash of the .pack's bytes. The .idx is written after the .pack and is what
+makes its objects visible: a crash leaves at most an unindexed .pack (garbage that gc removes),
+never a listed object without its bytes. Packs are immutable; gc rewrites one without its dead
+objects and deletes the old one only after the new one is indexed.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
+
+import xxhash
+
+from mlvc import links
+from mlvc.errors import CorruptObjectError, DiskFullError
+
+SMALL = 128 * 1024  # objects up to this size are packed
+TARGET = 256 << 20  # a writer starts a new pack beyond this many bytes
+PACK, IDX = ".pack", ".idx"
+MAGIC = b"MLVCPIDX"
+VERSION = 1
+_HEAD = struct.Struct("<8sII")
+_ENTRY = struct.Struct("<16sQQ")
+
+
+class Slot(NamedTuple):
+    """Where an object's bytes are: pack ID, offset and size."""
+
+    pack: str
+    offset: int
+    size: int
+
+
+# -- the index format ---------------------------------------------------------------------------
+def encode_index(entries: dict[str, tuple[int, int]]) -> bytes:
+    """The .idx bytes for {hash: (offset, size)}."""
+    parts = [_HEAD.pack(MAGIC, VERSION, len(entries))]
+    parts += [_ENTRY.pack(bytes.fromhex(h), off, size) for h, (off, size) in sorted(entries.items())]
+    return b"".join(parts)
+
+
+def decode_index(data: bytes, name: str) -> dict[str, tuple[int, int]]:
+    """{hash: (offset, size)} from .idx bytes; `name` says which index in errors."""
+    if len(data) < _HEAD.size:
+        raise CorruptObjectError(f"pack index {name}: truncated ({len(data)} bytes)")
+    magic, version, count = _HEAD.unpack_from(data)
+    if magic != MAGIC:
+        raise CorruptObjectError(f"pack index {name}: not a pack index")
+    if version != VERSION:
+        raise CorruptObjectError(f"pack index {name}: version {version}; this mlvc reads version {VERSION}")
+    if len(data) != _HEAD.size + count * _ENTRY.size:
+        raise CorruptObjectError(f"pack index {name}: {count} entries but {len(data)} bytes")
+    return {raw.hex(): (off, size) for raw, off, size in _ENTRY.iter_unpack(memoryview(data)[_HEAD.size :])}
+
+
+def pack_ids(folder: str) -> list[str]:
+    """IDs of the indexed packs in `folder` (a .pack without its .idx is not a pack yet)."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    return sorted(n[: -len(IDX)] for n in names if n.endswith(IDX) and not links.is_tmp_name(n))
+
+
+# -- reading --------------------------------------------------------------------------------------
+class PackIndex:
+    """Every pack in one folder, loaded on first use: hash -> Slot, and reads by pread."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self._slots: dict[str, Slot] | None = None
+        self._fds: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, Slot]:
+        with self._lock:
+            if self._slots is None:
+                slots: dict[str, Slot] = {}
+                for pid in pack_ids(self.folder):
+                    self._merge(slots, pid, self._read_idx(pid))
+                self._slots = slots
+            return self._slots
+
+    def _read_idx(self, pid: str) -> dict[str, tuple[int, int]]:
+        with open(os.path.join(self.folder, pid + IDX), "rb") as f:
+            return decode_index(f.read(), pid + IDX)
+
+    @staticmethod
+    def _merge(slots: dict[str, Slot], pid: str, entries: dict[str, tuple[int, int]]) -> None:
+        for h, (off, size) in entries.items():
+            slots[h] = Slot(pid, off, size)
+
+    def added(self, pid: str, entries: dict[str, tuple[int, int]]) -> None:
+        """A writer committed pack `pid`: its objects are visible from now on."""
+        self._merge(self._load(), pid, entries)
+
+    def forget(self, pid: str) -> None:
+        """Pack `pid` was deleted: reload the view (objects also in other packs stay visible)."""
+        with self._lock:
+            fd = self._fds.pop(pid, None)
+            if fd is not None:
+                os.close(fd)
+            self._slots = None
+
+    def get(self, h: str) -> Slot | None:
+        return self._load().get(h)
+
+    def __contains__(self, h: str) -> bool:
+        return h in self._load()
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def hashes(self) -> Iterator[str]:
+        return iter(list(self._load()))
+
+    def entries(self, pid: str) -> dict[str, tuple[int, int]]:
+        """What the .idx of pack `pid` lists (read from disk, not from the merged view)."""
+        return self._read_idx(pid)
+
+    def packs(self) -> list[str]:
+        return pack_ids(self.folder)
+
+    def read(self, h: str) -> bytes | None:
+        """The bytes of packed object `h`, or None when no pack holds it."""
+        slot = self.get(h)
+        if slot is None:
+            return None
+        return self.read_slot(slot)
+
+    def read_slot(self, slot: Slot) -> bytes:
+        fd = self._fd(slot.pack)
+        data = os.pread(fd, slot.size, slot.offset)
+        if len(data) != slot.size:
+            raise CorruptObjectError(
+                f"pack {slot.pack}: truncated (object at offset {slot.offset} needs {slot.size} bytes)"
+            )
+        return data
+
+    def _fd(self, pid: str) -> int:
+        fd = self._fds.get(pid)
+        if fd is None:
+            with self._lock:
+                fd = self._fds.get(pid)
+                if fd is None:
+                    fd = os.open(os.path.join(self.folder, pid + PACK), os.O_RDONLY)
+                    self._fds[pid] = fd
+        return fd
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+
+# -- writing --------------------------------------------------------------------------------------
+class PackWriter:
+    """Appends objects to a temp pack in `folder`; `flush` makes it ID.pack + ID.idx.
+
+    `on_commit(pid, entries)` runs after each pack is indexed. `seen(h)` says an object is stored
+    already (it is then skipped). Use as a context manager: leaving the block commits what was
+    written whole, also on an error, so a rerun of an interrupted command does not redo it.
+    """
+
+    def __init__(
+        self,
+        folder: str,
+        on_commit: Callable[[str, dict[str, tuple[int, int]]], None] | None = None,
+        seen: Callable[[str], bool] | None = None,
+        target: int = TARGET,
+        mode: int = 0o444,
+    ) -> None:
+        self.folder = folder
+        self.on_commit = on_commit
+        self.seen = seen or (lambda h: False)
+        self.target = target
+        self.mode = mode
+        self.committed: list[str] = []
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._fd: int | None = None
+        self._tmp: str | None = None
+        self._entries: dict[str, tuple[int, int]] = {}
+        self._offset = 0
+        self._hash = xxhash.xxh3_128()
+
+    def __contains__(self, h: str) -> bool:
+        return h in self._entries
+
+    def add(self, h: str, data: bytes) -> bool:
+        """Append object `h` (its bytes already hashed to `h`). False if it was stored already."""
+        with self._lock:
+            if h in self._entries or self.seen(h):
+                return False
+            if self._fd is None:
+                os.makedirs(self.folder, exist_ok=True)
+                self._tmp = links.tmp_path_for(os.path.join(self.folder, "new" + PACK))
+                self._fd = _open_new(self._tmp, self.mode)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+            except BaseException as exc:
+                os.ftruncate(self._fd, self._offset)  # the pack keeps only whole objects
+                _raise_disk_full(exc, self._tmp)
+                raise
+            self._hash.update(data)
+            self._entries[h] = (self._offset, len(data))
+            self._offset += len(data)
+            if self._offset >= self.target:
+                self._commit()
+            return True
+
+    def flush(self) -> None:
+        with self._lock:
+            self._commit()
+
+    def _commit(self) -> None:
+        if self._fd is None:
+            return
+        fd, tmp, entries = self._fd, self._tmp, self._entries
+        pid = self._hash.hexdigest()
+        self._reset()
+        os.close(fd)
+        if not entries:
+            _unlink_quiet(tmp)
+            return
+        dest = os.path.join(self.folder, pid + PACK)
+        try:
+            os.replace(tmp, dest)
+            links.write_bytes_atomic(os.path.join(self.folder, pid + IDX), encode_index(entries), self.mode)
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+        self.committed.append(pid)
+        if self.on_commit is not None:
+            self.on_commit(pid, entries)
+
+    def discard(self) -> None:
+        """Drop the uncommitted pack (its objects were never visible)."""
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                _unlink_quiet(self._tmp)
+            self._reset()
+
+    def __enter__(self) -> PackWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.flush()
+            return
+        try:
+            self.flush()  # what was written whole is kept, so a rerun does not redo it
+        except Exception:
+            self.discard()
+
+
+def rewrite(index: PackIndex, pid: str, keep: Callable[[str], bool]) -> tuple[int, int]:
+    """Rewrite pack `pid` with only the objects `keep` accepts; returns (objects, bytes) dropped.
+
+    The new pack is indexed before the old one is deleted, so a crash in between leaves
+    duplicates (harmless), never a missing object.
+    """
+    entries = index.entries(pid)
+    dropped = {h: s for h, s in entries.items() if not keep(h)}
+    if not dropped:
+        return 0, 0
+    live = [h for h in entries if h not in dropped]
+    if live:
+        with PackWriter(index.folder, on_commit=index.added) as writer:
+            for h in live:
+                off, size = entries[h]
+                writer.add(h, index.read_slot(Slot(pid, off, size)))
+    remove_pack(index, pid)
+    return len(dropped), sum(size for _off, size in dropped.values())
+
+
+def remove_pack(index: PackIndex, pid: str) -> None:
+    """Delete pack `pid`: its index first, so no reader ever sees objects without bytes."""
+    _unlink_quiet(os.path.join(index.folder, pid + IDX))
+    _unlink_quiet(os.path.join(index.folder, pid + PACK))
+    index.forget(pid)
+
+
+def orphans(folder: str) -> list[str]:
+    """Leftovers of interrupted writes: temp files and .pack files without an .idx."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    indexed = {n[: -len(IDX)] for n in names if n.endswith(IDX) and not links.is_tmp_name(n)}
+    return sorted(
+        os.path.join(folder, n)
+        for n in names
+        if links.is_tmp_name(n) or (n.endswith(PACK) and n[: -len(PACK)] not in indexed)
+    )
+
+
+def _open_new(path: str, mode: int) -> int:
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except OSError as exc:
+        _raise_disk_full(exc, path)
+        raise
+
+
+def _raise_disk_full(exc: BaseException, where: str | None) -> None:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise DiskFullError(
+            f"no space left on device writing {where}; nothing partial was kept, free some space and rerun"
+        ) from None
+
+
+def _unlink_quiet(path: str | None) -> None:
+    if path is None:
+        return
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
