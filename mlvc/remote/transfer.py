@@ -349,7 +349,10 @@ def push(repo, store: RemoteStore, roots: list[Root], jobs: int | None = None,
             raise _LocalCorrupt(h)
         landed([h], size if h in plan.files else 0, 1)
 
+    new_packs: set[str] = set()
+
     def pack_visible(pid: str, entries: dict[str, tuple[int, int]]) -> None:
+        new_packs.add(pid)
         view.packs.add(pid, entries)
         landed(entries, sum(size for _off, size in entries.values()), len(entries))
 
@@ -381,7 +384,7 @@ def push(repo, store: RemoteStore, roots: list[Root], jobs: int | None = None,
         t_obj.close()
         t_bytes.close()
     if plan.replaced or view.bad or view.tainted:
-        _drop_bad_copies(repo, store, view, replaced, plan)
+        _drop_bad_copies(repo, store, view, replaced, plan, new_packs)
     for h, paths in plan.missing.items():
         result.missing[h] = paths[:PATHS_KEPT]
     result.seconds = time.monotonic() - start
@@ -400,12 +403,14 @@ def _replaced_copies(view: RemoteView, plan: PushPlan) -> tuple[set[str], list[s
 
 
 def _drop_bad_copies(repo, store: RemoteStore, view: RemoteView, replaced: tuple[set[str], list[str], list[str]],
-                     plan: PushPlan) -> None:
+                     plan: PushPlan, new_packs: set[str]) -> None:
     """The re-sent objects' good copies are visible now: drop the bad ones (a loose file that a packed
     copy replaces; packs rewritten without them), then forget what `remote verify` found."""
     resent, loose, holders = replaced
-    store.delete(h for h in loose if view.packs.get(h) is not None and view.packs.get(h).pack not in holders)
+    store.delete([h for h in loose if any(pid in new_packs for pid in view.packs.holders(h))])
     for pid in holders:
+        if pid in new_packs:
+            continue  # the same bytes made the same pack name: the upload replaced the bad copy whole
         try:
             packed.rewrite_pack(store, view.packs, pid, lambda h: h not in resent, repo.tmp_dir)
         except CorruptObjectError:
