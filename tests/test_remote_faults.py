@@ -11,11 +11,14 @@ import signal
 from pathlib import Path
 
 from conftest import git, run_mlvc
+from remotehelpers import remote_hashes, remote_read
 
-from mlvc.hashing import hash_file
+from mlvc.hashing import hash_bytes
+from mlvc.objects import ObjectStore
 from mlvc.tree import parse_tree
 
 KILL = {"MLVC_TEST_KILL_AFTER_OBJECTS": "120"}
+BIG = 40  # files over packs.SMALL: loose on the remote, one upload each
 
 
 def make_files(root: Path, n: int = 400, dirs: int = 8) -> None:
@@ -25,22 +28,23 @@ def make_files(root: Path, n: int = 400, dirs: int = 8) -> None:
         (d / f"f{i}.txt").write_bytes(f"file {i}\n".encode() * (1 + i % 5))
 
 
-def remote_listing(remote: Path) -> dict[str, Path]:
-    return {
-        s.name + f.name: f
-        for s in (remote.iterdir() if remote.exists() else [])
-        for f in s.iterdir()
-        if len(s.name) == 2 and len(f.name) == 30
-    }
+def make_big_files(root: Path, n: int = BIG) -> None:
+    (root / "data" / "big").mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        (root / "data" / "big" / f"b{i}.bin").write_bytes(bytes([i]) * (140 << 10))
+
+
+def remote_listing(remote: Path) -> set[str]:
+    return remote_hashes(remote)
 
 
 def assert_trees_complete(remote: Path) -> int:
     """The remote's promise: every tree there lists only objects that are there. Returns the tree count."""
     objs = remote_listing(remote)
     trees = 0
-    for h, p in objs.items():
-        data = p.read_bytes()
-        assert hash_file(p) == h, f"{h} on the remote is not whole"
+    for h in objs:
+        data = remote_read(remote, h)
+        assert hash_bytes(data) == h, f"{h} on the remote is not whole"
         if data.startswith(b'{"schema":'):
             trees += 1
             for e in parse_tree(data):
@@ -50,19 +54,22 @@ def assert_trees_complete(remote: Path) -> int:
 
 def test_push_killed_part_way_leaves_no_false_tree_and_rerun_completes(repo, mlvc, tmp_path):
     make_files(repo)
+    make_big_files(repo)
     mlvc("add", "data")
     remote = tmp_path / "remote"
     mlvc("remote", "add", "origin", str(remote), "--default")
+    total = 400 + BIG + 8 * 4 + 2  # small files (one pack), big files, trees
 
-    r = mlvc("push", "-j", "4", check=False, env=KILL)
+    # the pack of the 400 small files lands first; the kill comes among the big files
+    r = mlvc("push", "-j", "4", check=False, env={"MLVC_TEST_KILL_AFTER_OBJECTS": "410"})
     assert r.returncode == -signal.SIGKILL
     partial = remote_listing(remote)
-    assert 120 <= len(partial) < 400 + 8 * 4 + 1
+    assert 410 <= len(partial) < total
     assert_trees_complete(remote)
 
     doc = json.loads(mlvc("push", "--json").stdout)
-    assert doc["objects"] == 400 + 8 * 4 + 1 - len(partial)
-    assert assert_trees_complete(remote) == 8 * 4 + 1
+    assert doc["objects"] == total - len(partial)
+    assert assert_trees_complete(remote) == 8 * 4 + 2
     assert json.loads(mlvc("remote", "verify", "--json").stdout)["ok"]
     gc = json.loads(mlvc("gc", "--remote", "origin", "--force", "--json").stdout)
     assert gc["removed"] == 0  # leftover temp files from the killed writes, if any, are cleaned
@@ -81,11 +88,11 @@ def test_pull_killed_part_way_leaves_no_partial_object_and_rerun_restores(repo, 
 
     r = run_mlvc("pull", "-j", "4", cwd=other, check=False, env=KILL)
     assert r.returncode == -signal.SIGKILL
-    cache = other / ".mlvc" / "cache"
-    objs = [p for p in cache.glob("??/*") if len(p.name) == 30]
-    assert 120 <= len(objs) < 433
-    for p in objs:  # nothing half-written under an object's name
-        assert hash_file(p) == p.parent.name + p.name
+    cache = ObjectStore(str(other / ".mlvc" / "cache"))
+    objs = set(cache.iter_hashes())  # loose and in committed packs; an unindexed pack is invisible
+    assert 8 * 4 + 1 <= len(objs) < 433
+    for h in objs:  # nothing half-written under an object's name
+        assert cache.is_intact(h)
 
     run_mlvc("pull", cwd=other)
     want = {p.relative_to(repo / "data"): p.read_bytes() for p in (repo / "data").rglob("*") if p.is_file()}

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from conftest import git, run_mlvc
+from remotehelpers import cache_hashes, flip_byte, loose_objects, packed_objects, remote_hashes, remote_read
 
 from mlvc.hashing import hash_bytes, hash_file
 from mlvc.tree import Entry, Tree
@@ -20,13 +21,8 @@ def make_data(root: Path, nfiles: int = 20, dirs: int = 2) -> None:
             (sub / f"f{i}.bin").write_bytes(f"dir {d} file {i}\n".encode() * (i + 1))
 
 
-def remote_objects(remote: Path) -> dict[str, Path]:
-    out = {}
-    for shard in remote.iterdir() if remote.exists() else []:
-        for f in shard.iterdir():
-            if len(shard.name) == 2 and len(f.name) == 30:
-                out[shard.name + f.name] = f
-    return out
+def remote_objects(remote: Path) -> set[str]:
+    return remote_hashes(remote)
 
 
 def setup_pushed(repo: Path, mlvc, tmp_path: Path, nfiles: int = 20) -> Path:
@@ -97,8 +93,9 @@ def test_push_pull_roundtrip_in_a_clone(repo, mlvc, tmp_path):
     remote = setup_pushed(repo, mlvc, tmp_path)
     objs = remote_objects(remote)
     assert len(objs) == 40 + 3  # files + two folder trees + the root tree
-    for h, p in objs.items():  # same layout as the cache, every object named by its bytes
-        assert hash_file(p) == h
+    assert len(packed_objects(remote)) == 40 and len(loose_objects(remote)) == 3  # small files in a pack, trees loose
+    for h in objs:  # every object named by its bytes
+        assert hash_bytes(remote_read(remote, h)) == h
 
     other = clone(repo, tmp_path)
     r = run_mlvc("pull", "--json", cwd=other)
@@ -168,7 +165,7 @@ def test_push_rev_and_all_commits(repo, mlvc, tmp_path):
     other = clone(repo, tmp_path)
     run_mlvc("fetch", "--rev", "HEAD~2", cwd=other)
     assert (other / ".mlvc" / "cache").exists()
-    cached = {p.parent.name + p.name for p in (other / ".mlvc" / "cache").glob("??/*")}
+    cached = cache_hashes(other / ".mlvc" / "cache")
     assert cached == {v1, v3}  # HEAD~2's and the clone's workspace's
 
 
@@ -191,9 +188,7 @@ def test_push_reports_objects_missing_everywhere(repo, mlvc, tmp_path):
 def test_pull_refuses_a_corrupt_object_and_fetches_the_rest(repo, mlvc, tmp_path):
     remote = setup_pushed(repo, mlvc, tmp_path)
     victim = hash_bytes(b"dir 1 file 4\n" * 5)
-    path = remote / victim[:2] / victim[2:]
-    os.chmod(path, 0o644)
-    path.write_bytes(b"dir 1 file 4\n" * 4 + b"dir 1 file X\n")  # same size, other bytes
+    flip_byte(remote, victim, at=10)  # a byte inside the pack: same size, other bytes
 
     other = clone(repo, tmp_path)
     r = run_mlvc("pull", cwd=other, check=False)
@@ -201,15 +196,23 @@ def test_pull_refuses_a_corrupt_object_and_fetches_the_rest(repo, mlvc, tmp_path
     assert victim in r.stderr and "data/d1/f4.bin" in r.stderr and "corrupt" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     cache = other / ".mlvc" / "cache"
-    cached = {p.parent.name + p.name for p in cache.glob("??/*") if len(p.name) == 30}
+    cached = cache_hashes(cache)
     assert victim not in cached and len(cached) == 42  # everything else arrived
     assert not [p for p in cache.rglob("*mlvc-tmp*")]
-    for h in cached:
-        assert hash_file(cache / h[:2] / h[2:]) == h
+    from mlvc.objects import ObjectStore
 
-    # remote verify names it; a push from the repo that has the right bytes cannot see it (same size) ...
+    assert all(ObjectStore(str(cache)).is_intact(h) for h in cached)
+
+    # remote verify names it; the next push from the repo that has the right bytes sends it again and
+    # drops the bad copy (the pack is rewritten without it)
     r = mlvc("remote", "verify", "--json", check=False)
     assert r.returncode == 1 and json.loads(r.stdout)["corrupt"] == [victim]
+    doc = json.loads(mlvc("push", "--json").stdout)
+    assert doc["replaced"] == [victim] and doc["objects"] == 1 + 2  # the object, d1's tree, the root tree
+    assert json.loads(mlvc("remote", "verify", "--json").stdout)["ok"]
+    assert json.loads(mlvc("push", "--json").stdout)["objects"] == 0
+    assert run_mlvc("pull", cwd=other).returncode == 0
+    assert tree_files(other / "data") == tree_files(repo / "data")
 
 
 def test_push_replaces_a_remote_object_whose_size_is_wrong(repo, mlvc, tmp_path):
@@ -218,18 +221,24 @@ def test_push_replaces_a_remote_object_whose_size_is_wrong(repo, mlvc, tmp_path)
 
     remote = setup_pushed(repo, mlvc, tmp_path)
     victim = hash_bytes(b"dir 0 file 2\n" * 3)
+    # a remote written loose (by an older mlvc), interrupted: one object truncated, its trees not there yet
+    for p in (remote / "packs").iterdir():
+        os.chmod(p, 0o644)
+        p.unlink()
     path = remote / victim[:2] / victim[2:]
-    os.chmod(path, 0o644)
+    path.parent.mkdir(exist_ok=True)
     path.write_bytes(b"truncated")
-    # as after an interrupted push: the trees above the object are not there yet
     root = pointer.read(str(repo), "data.mlvc").ref.hash
     d0 = Repo(str(repo)).objects.read_tree(root).by_name()["d0"].hash
     for h in (root, d0):
         (remote / h[:2] / h[2:]).unlink()
     doc = json.loads(mlvc("push", "--json").stdout)
-    assert doc["replaced"] == [victim] and doc["objects"] == 3
-    assert hash_file(path) == victim
-    assert json.loads(mlvc("remote", "verify", "--json").stdout)["ok"]
+    # the 20 files below d0 (d1's tree is there: its subtree is trusted), the two trees
+    assert doc["replaced"] == [victim] and doc["objects"] == 20 + 2
+    assert not path.exists()  # the bad loose copy went once the packed one was up
+    assert remote_read(remote, victim) == b"dir 0 file 2\n" * 3
+    # d1's files went with the deleted packs (its tree was trusted): verify finds the hole
+    assert json.loads(mlvc("remote", "verify", "--json", check=False).stdout)["missing"]
 
 
 def _evil_pull(repo: Path, mlvc, tmp_path: Path, entries: list[list]) -> tuple:
@@ -276,9 +285,15 @@ def test_remote_verify_reports_missing_objects_below_a_tree(repo, mlvc, tmp_path
     remote = setup_pushed(repo, mlvc, tmp_path)
     assert json.loads(mlvc("remote", "verify", "--json").stdout)["checked"] == 43
     victim = hash_bytes(b"dir 0 file 0\n")
-    (remote / victim[:2] / victim[2:]).unlink()
+    (pack,) = (remote / "packs").glob("*.pack")  # a pack deleted by hand, its index left behind
+    pack.unlink()
     r = mlvc("remote", "verify", check=False)
-    assert r.returncode == 1 and f"missing: {victim}" in r.stdout
+    assert r.returncode == 1 and f"missing: {victim}" in r.stdout and "corrupt pack" in r.stdout
+    # the next push sends the lost objects again (the trees above them were noted as suspect) ...
+    # (the same objects make the same pack, under the same name: the index finds its pack again)
+    assert json.loads(mlvc("push", "--json").stdout)["objects"] == 40 + 3
+    assert json.loads(mlvc("remote", "verify", "--json").stdout)["ok"]
+    assert json.loads(mlvc("push", "--json").stdout)["objects"] == 0
 
 
 def test_gc_remote_lists_then_deletes_only_with_force(repo, mlvc, tmp_path):
@@ -315,7 +330,7 @@ def test_trees_are_valid_and_sorted_on_the_remote(repo, mlvc, tmp_path):
     from mlvc.tree import parse_tree
 
     trees = []
-    for p in remote_objects(remote).values():
+    for p in loose_objects(remote).values():
         data = p.read_bytes()
         if data.startswith(b'{"schema":'):
             trees.append(parse_tree(data))

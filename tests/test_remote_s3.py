@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 from conftest import _s3server_module, git, need, run_mlvc
+from remotehelpers import cache_hashes
 
+from mlvc import packs
 from mlvc.hashing import hash_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,8 +68,9 @@ def test_push_pull_through_s3(repo, mlvc, s3env, tmp_path):
     assert doc["objects"] == 30 + 4 + 1 + 1
     fs = s3fs_client(s3env)
     keys = fs.find(f"mlvc-test/{prefix}")
-    assert len(keys) == 36
-    assert all(len(k.rsplit("/", 2)[-2]) == 2 for k in keys)  # ab/cdef... like the cache
+    packed = [k for k in keys if k.rsplit("/", 2)[-2] == "packs"]
+    assert len(packed) == 2 and len(keys) == 2 + 6  # the 30 small files in one pack (+ its index)
+    assert all(len(k.rsplit("/", 2)[-2]) == 2 for k in keys if k not in packed)  # ab/cdef... like the cache
     assert json.loads(mlvc("push", "--json").stdout)["objects"] == 0
     assert json.loads(mlvc("status", "--remote", "--json").stdout)["paths"][0]["state"] == "pushed"
 
@@ -88,7 +91,7 @@ def test_corrupt_object_on_s3_is_refused(repo, mlvc, s3env, tmp_path):
     prefix = add_s3_remote(mlvc, s3env, "corrupt")
     mlvc("push")
     victim = hash_bytes(b"object 3\n" * 4)
-    s3fs_client(s3env).pipe_file(f"mlvc-test/{prefix}/{victim[:2]}/{victim[2:]}", b"evil bytes")
+    corrupt_in_pack(s3fs_client(s3env), f"mlvc-test/{prefix}", victim)
     git("add", "-A", cwd=repo)
     git("commit", "-qm", "v1", cwd=repo)
     other = tmp_path / "clone"
@@ -96,8 +99,61 @@ def test_corrupt_object_on_s3_is_refused(repo, mlvc, s3env, tmp_path):
     r = run_mlvc("pull", cwd=other, check=False)
     assert r.returncode == 1 and victim in r.stderr and "data/d0/f3.txt" in r.stderr
     assert (other / "data").exists() is False or not (other / "data" / "d0" / "f3.txt").exists()
-    cached = {p.parent.name + p.name for p in (other / ".mlvc" / "cache").glob("??/*")}
+    cached = cache_hashes(other / ".mlvc" / "cache")
     assert victim not in cached and len(cached) == 9  # 7 good files + the d0 and data trees
+
+
+def corrupt_in_pack(fs, root: str, h: str) -> None:
+    """Flip one byte of object `h` inside the S3 pack that holds it (same size, other bytes)."""
+    fs.invalidate_cache()
+    for key in fs.find(f"{root}/packs", refresh=True):
+        if key.endswith(packs.IDX):
+            slot = packs.decode_index(fs.cat_file(key), key).get(h)
+            if slot is not None:
+                pack_key = key[: -len(packs.IDX)] + packs.PACK
+                data = bytearray(fs.cat_file(pack_key))
+                data[slot[0]] ^= 0xFF
+                fs.pipe_file(pack_key, bytes(data))
+                return
+    raise AssertionError(f"{h} is in no pack")
+
+
+def test_gc_and_verify_on_s3_rewrite_a_partly_dead_pack_and_find_a_flipped_byte(repo, mlvc, s3env, tmp_path):
+    make_files(repo, 12, dirs=2)
+    mlvc("add", "data")
+    prefix = add_s3_remote(mlvc, s3env, "packgc")
+    mlvc("push")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "v1", cwd=repo)
+    (repo / "scratch").mkdir()
+    for i in range(5):
+        (repo / "scratch" / f"s{i}.txt").write_text(f"scratch {i}\n")
+    (repo / "data" / "d0" / "f0.txt").write_text("new\n")
+    mlvc("add", "scratch")
+    mlvc("add", "data")
+    mlvc("push")  # one pack: the new data file and the 5 scratch files nobody commits
+    (repo / "scratch.mlvc").unlink()
+    git("commit", "-qam", "v2", cwd=repo)
+    fs = s3fs_client(s3env)
+    before = {k for k in fs.find(f"mlvc-test/{prefix}/packs", refresh=True)}
+    doc = json.loads(mlvc("gc", "--remote", "packgc", "--force", "--json").stdout)
+    assert doc["removed"] == 5 + 1 and len(doc["packs_rewritten"]) == 1  # 5 files + the scratch tree
+    fs.invalidate_cache()
+    after = {k for k in fs.find(f"mlvc-test/{prefix}/packs", refresh=True)}
+    assert len(after) == 4 and len(after & before) == 2  # the first pack untouched, the second rewritten
+    assert json.loads(mlvc("remote", "verify", "--json").stdout)["ok"]
+
+    victim = hash_bytes(b"new\n")
+    corrupt_in_pack(fs, f"mlvc-test/{prefix}", victim)
+    r = mlvc("remote", "verify", "--json", check=False)
+    assert r.returncode == 1 and json.loads(r.stdout)["corrupt"] == [victim]
+    doc = json.loads(mlvc("push", "--json").stdout)
+    assert doc["replaced"] == [victim]
+    assert json.loads(mlvc("remote", "verify", "--json").stdout)["ok"]
+    other = tmp_path / "clone"
+    git("clone", "-q", str(repo), str(other), cwd=tmp_path)
+    run_mlvc("pull", cwd=other)
+    assert (other / "data" / "d0" / "f0.txt").read_text() == "new\n"
 
 
 def test_missing_bucket_and_wrong_credentials_are_one_line_errors(repo, mlvc, s3env):
@@ -136,6 +192,9 @@ def test_server_stopping_mid_push_then_same_push_completes(repo, mlvc, tmp_path,
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", server.key)
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", server.secret)
         make_files(repo, 300, dirs=6)
+        (repo / "data" / "big").mkdir()
+        for i in range(60):  # over packs.SMALL: one PUT each, so the push lasts long enough to cut
+            (repo / "data" / "big" / f"b{i}.bin").write_bytes(bytes([i]) * (200 << 10))
         mlvc("add", "data")
         add_s3_remote(mlvc, server, "flaky", bucket="faults")
         proc = subprocess.Popen([sys.executable, "-m", "mlvc", "push", "-j", "2"], cwd=repo, text=True,
@@ -167,6 +226,6 @@ def test_server_stopping_mid_push_then_same_push_completes(repo, mlvc, tmp_path,
         assert doc["objects"] > 0
         assert json.loads(mlvc("push", "--json").stdout)["objects"] == 0
         v = json.loads(mlvc("remote", "verify", "--json").stdout)
-        assert v["ok"] and v["checked"] == 300 + 6 + 1
+        assert v["ok"] and v["checked"] == 300 + 60 + 6 + 2
     finally:
         server.stop()

@@ -175,6 +175,11 @@ def remote_gc(name: str, force: bool, as_json: bool) -> None:
         f"kept {result.kept} (referenced by the workspace or any git commit)"
         + (f", {result.temp_files} leftover temp files" if result.temp_files else "")
     )
+    if result.packs_deleted or result.packs_rewritten:
+        common.out(f"  packs: {len(result.packs_deleted)} deleted, {len(result.packs_rewritten)} rewritten "
+                   "without their dead objects")
+    for pid, why in result.packs_kept.items():
+        common.out(f"  pack {pid} kept as it is: {why}")
     if not force:
         for h in result.removed[:20]:
             common.out(f"  {h}")

@@ -106,9 +106,13 @@ def register(app: typer.Typer) -> None:
                        f"in {result.seconds:.2f} s")
             for h in result.corrupt:
                 common.out(f"  corrupt: {h}")
+            for pid, why in result.corrupt_packs.items():
+                common.out(f"  corrupt pack {pid}: {why}")
             for h, parent in result.missing.items():
                 common.out(f"  missing: {h} (listed by tree {parent})")
             if result.ok:
                 common.out("remote is intact")
+            else:
+                common.out("the next `mlvc push` from a repository that has these objects sends them again")
         if not result.ok:
             raise typer.Exit(1)

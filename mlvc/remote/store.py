@@ -1,4 +1,4 @@
-"""A remote's objects over fsspec: the cache's layout (`ROOT/ab/cdef...`) at any URL.
+"""A remote's objects over fsspec: the cache's layout (`ROOT/ab/cdef...`, `ROOT/packs/ID.pack|.idx`) at any URL.
 
 `RemoteStore` works for every fsspec protocol; `LocalRemoteStore` is the same store with a
 local folder's fast paths (scandir listing, copy + rename so an object lands whole).
@@ -21,6 +21,7 @@ from mlvc.remote.config import RemoteConfig, redact
 
 T = TypeVar("T")
 SHARDS = [f"{i:02x}" for i in range(256)]
+PACKS = "packs"  # ROOT/packs/ID.pack + ID.idx: small objects, many to a file (see mlvc/packs.py)
 RETRIES = 4  # attempts after the first, on transient errors only
 BACKOFF_S = 0.25
 
@@ -38,6 +39,10 @@ class RemoteStore:
 
     def key(self, h: str) -> str:
         return f"{self.root}/{h[:2]}/{h[2:]}"
+
+    def pack_key(self, name: str) -> str:
+        """Where a pack file (`ID.pack` or `ID.idx`) is on the remote."""
+        return f"{self.root}/{PACKS}/{name}"
 
     # -- errors ---------------------------------------------------------------------
     def error(self, exc: BaseException, doing: str) -> RemoteError:
@@ -114,6 +119,54 @@ class RemoteStore:
     def list_strays(self) -> list[str]:
         """Leftover temp files from an interrupted upload (local folders only)."""
         return []
+
+    # -- pack files -----------------------------------------------------------------------
+    def pack_folder(self) -> str | None:
+        """A local folder where new packs can be written in place (folder remotes), else None."""
+        return None
+
+    def list_pack_files(self) -> dict[str, int]:
+        """{name: size} of the files in ROOT/packs/ (`ID.pack`, `ID.idx`; temp files left out)."""
+
+        def ls() -> list[dict]:
+            try:
+                return self.fs.ls(f"{self.root}/{PACKS}", detail=True, refresh=True)
+            except FileNotFoundError:
+                return []
+
+        found: dict[str, int] = {}
+        for info in self.retry(ls, f"listing {PACKS}/"):
+            name = info["name"].rstrip("/").rsplit("/", 1)[-1]
+            if info.get("type") != "directory" and not links.is_tmp_name(name):
+                found[name] = int(info.get("size") or 0)
+        return found
+
+    def read_pack_file(self, name: str, start: int | None = None, end: int | None = None) -> bytes:
+        """Bytes [start, end) of a pack file (the whole file without a range): one GET."""
+
+        def cat() -> bytes:
+            try:
+                return self.fs.cat_file(self.pack_key(name), start=start, end=end)
+            except FileNotFoundError:
+                raise RemoteError(f"remote {self.cfg.name!r}: {PACKS}/{name} is not on the remote") from None
+
+        return self.retry(cat, f"reading {PACKS}/{name}")
+
+    def put_pack_file(self, local_path: str, name: str) -> None:
+        """Upload a pack file: one PUT (multipart for large ones), so it is whole on the remote or absent."""
+        self.retry(lambda: self.fs.put_file(local_path, self.pack_key(name)), f"uploading {PACKS}/{name}")
+
+    def delete_pack_files(self, names: list[str]) -> None:
+        """Delete pack files one by one, in the order given (an .idx before its .pack)."""
+        for name in names:
+
+            def rm(name: str = name) -> None:
+                try:
+                    self.fs.rm_file(self.pack_key(name))
+                except FileNotFoundError:
+                    pass
+
+            self.retry(rm, f"deleting {PACKS}/{name}")
 
     # -- transfers ----------------------------------------------------------------------
     def put(self, local_path: str, h: str) -> None:
@@ -208,11 +261,59 @@ class LocalRemoteStore(RemoteStore):
 
     def list_strays(self) -> list[str]:
         out = []
-        for shard in SHARDS:
+        for shard in [*SHARDS, PACKS]:
             d = os.path.join(self.root, shard)
             if os.path.isdir(d):
                 out += [os.path.join(d, n) for n in os.listdir(d) if links.is_tmp_name(n)]
         return out
+
+    def pack_folder(self) -> str | None:
+        # PackWriter's own commit (temp + rename of the .pack, then of the .idx) is the remote's protocol
+        return os.path.join(self.root, PACKS)
+
+    def list_pack_files(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        try:
+            it = os.scandir(os.path.join(self.root, PACKS))
+        except FileNotFoundError:
+            return found
+        except OSError as exc:
+            raise self.error(exc, f"listing {PACKS}/") from exc
+        with it:
+            for e in it:
+                if not links.is_tmp_name(e.name):
+                    try:
+                        found[e.name] = e.stat().st_size
+                    except FileNotFoundError:
+                        continue
+        return found
+
+    def read_pack_file(self, name: str, start: int | None = None, end: int | None = None) -> bytes:
+        path = self.pack_key(name)
+        try:
+            with open(path, "rb", buffering=0) as f:
+                if start is None:
+                    return f.read()
+                return os.pread(f.fileno(), (end if end is not None else os.fstat(f.fileno()).st_size) - start,
+                                start)
+        except FileNotFoundError:
+            raise RemoteError(f"remote {self.cfg.name!r}: {PACKS}/{name} is not on the remote") from None
+        except OSError as exc:
+            raise self.error(exc, f"reading {PACKS}/{name}") from exc
+
+    def put_pack_file(self, local_path: str, name: str) -> None:
+        dest = self.pack_key(name)
+        try:
+            self._mkdir(os.path.dirname(dest))
+            links.place(local_path, dest, "reflink", 0o444)  # temp + rename inside: whole or absent
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise RemoteError(f"remote {self.cfg.name!r} ({self.root}): no space left on device") from None
+            raise self.error(exc, f"uploading {PACKS}/{name}") from exc
+
+    def delete_pack_files(self, names: list[str]) -> None:
+        for name in names:
+            _unlink_quiet(self.pack_key(name))
 
     def put(self, local_path: str, h: str) -> None:
         self._write(h, lambda dest: links.place(local_path, dest, "copy", 0o444))

@@ -1,14 +1,17 @@
 """The transfer engine: push, fetch and `status --remote` for every kind of remote.
 
 Push walks the roots level by level and asks the remote only about the shards it needs (one
-listing per shard, cached), so it sends only what the remote lacks. A tree that the remote has
-(with the right size) is complete there: its whole subtree is skipped. Files go first, then trees
-from the leaves up, each tree only once everything it lists is on the remote, so a tree on the
-remote always means a complete directory. A remote object whose size differs from ours is
-corrupt and is replaced.
+listing per shard, cached) and, for what those lack, about its packs (one listing of ROOT/packs/
+plus each index once), so it sends only what the remote lacks. A tree that the remote has (with
+the right size) is complete there: its whole subtree is skipped. Files go first (small ones as
+new packs, .pack then .idx; large ones loose, in parallel), then trees from the leaves up, each
+tree only once everything it lists is on the remote, so a tree on the remote always means a
+complete directory. A remote object whose size differs from ours, or that `remote verify` found
+corrupt, is sent again.
 
-Fetch downloads what the cache lacks, level by level through the trees; every object is
-checked against its name (and trees against unsafe names) before it enters the cache.
+Fetch downloads what the cache lacks, level by level through the trees; packed objects by
+ranged reads grouped per pack; every object is checked against its name (and trees against
+unsafe names) before it enters the cache, small ones through one pack writer per fetch.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from mlvc import packs
 from mlvc.errors import CorruptObjectError, MlvcError, RemoteError
 from mlvc.hashing import hash_bytes
 from mlvc.progress import NULL, Progress
+from mlvc.remote import packed
+from mlvc.remote.packed import RemotePacks
 from mlvc.remote.roots import Root
 from mlvc.remote.store import SHARDS, RemoteStore
 from mlvc.tree import TREE, parse_tree
@@ -166,6 +172,37 @@ class RemoteIndex:
         self.shards.setdefault(h[:2], {})[h] = size
 
 
+class RemoteView:
+    """What the remote holds, loose (shard listings) or packed (pack indexes, loaded on first need).
+
+    `suspects`: what `remote verify` found corrupt or missing there (size -1: sent again) and the
+    trees above it (treated as absent, so push walks into them again).
+    """
+
+    def __init__(self, repo, store: RemoteStore, pool: _Pool) -> None:
+        self.loose = RemoteIndex(store, pool)
+        self.packs = RemotePacks(store, repo.tmp_dir)
+        self.pool = pool
+        self.bad, self.tainted = packed.load_suspects(repo.tmp_dir, store)
+
+    def packed(self) -> RemotePacks:
+        return self.packs.load(lambda items, fn: self.pool.run(items, fn, batch=1))
+
+    def lookup(self, hashes: Iterable[str]) -> dict[str, int]:
+        hashes = [h for h in hashes if h not in self.tainted]
+        out = self.loose.lookup(hashes)
+        rest = [h for h in hashes if h not in out]
+        if rest:
+            slots = self.packed().slots
+            for h in rest:
+                if h in slots:
+                    out[h] = slots[h].size
+        for h in self.bad:
+            if h in out:
+                out[h] = -1
+        return out
+
+
 class LocalIndex:
     """Which objects the cache has: one directory listing per shard instead of one stat per object."""
 
@@ -174,6 +211,8 @@ class LocalIndex:
         self.shards: dict[str, set[str]] = {}
 
     def has(self, h: str) -> bool:
+        if h in self.objects.packs:
+            return True
         shard = h[:2]
         names = self.shards.get(shard)
         if names is None:
@@ -204,7 +243,7 @@ class PushPlan:
         return sum(self.files.values())
 
 
-def plan_push(repo, index: RemoteIndex, roots: list[Root]) -> PushPlan:
+def plan_push(repo, index: RemoteView, roots: list[Root]) -> PushPlan:
     objects = repo.objects
     cached = LocalIndex(objects)
     plan = PushPlan()
@@ -275,8 +314,8 @@ def push(repo, store: RemoteStore, roots: list[Root], jobs: int | None = None,
     start = time.monotonic()
     store.check()
     pool = _Pool(jobs or default_jobs(store))
-    index = RemoteIndex(store, pool)
-    plan = plan_push(repo, index, roots)
+    view = RemoteView(repo, store, pool)
+    plan = plan_push(repo, view, roots)
     result = TransferResult(store.name, skipped=len(plan.present), replaced=plan.replaced)
     objects = repo.objects
     done: set[str] = set(plan.present)  # on the remote, whole
@@ -285,33 +324,53 @@ def push(repo, store: RemoteStore, roots: list[Root], jobs: int | None = None,
     t_obj = progress.task(f"Pushing to {store.name}", n_total, unit="objects")
     t_bytes = progress.task("  bytes", plan.nbytes, unit="bytes")
 
+    def landed(hashes: Iterable[str], nbytes: int, files: int) -> None:
+        with lock:
+            done.update(hashes)
+            result.objects += files
+            result.bytes += nbytes
+        _crash_point(result.objects)
+        t_obj.advance(files)
+        t_bytes.advance(nbytes)
+
+    def read_checked(h: str) -> bytes:
+        data = objects.read(h)  # loose or packed in the cache
+        if hash_bytes(data) != h:
+            raise _LocalCorrupt(h)
+        return data
+
     def send(h: str) -> None:
-        path = objects.path(h)
         size = plan.files.get(h, 0)  # trees: 0, small
         if size <= SMALL:
-            with open(path, "rb", buffering=0) as f:
-                data = f.read()
+            data = read_checked(h)
             size = len(data)
-            if hash_bytes(data) != h:
-                raise _LocalCorrupt(h)
             store.put_bytes(h, data)
-        elif not store.put_verified(path, h):
+        elif not store.put_verified(objects.path(h), h):
             raise _LocalCorrupt(h)
-        with lock:
-            done.add(h)
-            result.objects += 1
-            result.bytes += size
-        _crash_point(result.objects)
-        t_obj.advance(1)
-        t_bytes.advance(size if h in plan.files else 0)
+        landed([h], size if h in plan.files else 0, 1)
+
+    new_packs: set[str] = set()
+
+    def pack_visible(pid: str, entries: dict[str, tuple[int, int]]) -> None:
+        new_packs.add(pid)
+        view.packs.add(pid, entries)
+        landed(entries, sum(size for _off, size in entries.values()), len(entries))
 
     def send_tree(t: str) -> None:
         if all(c in done for c in plan.trees[t]):
             send(t)
 
+    small = sorted(h for h, size in plan.files.items() if size <= packs.SMALL)
+    large = sorted(plan.files.keys() - set(small))
+    replaced = _replaced_copies(view, plan)
+    sender = packed.PackSender(store, repo.tmp_dir, pack_visible) if small else None
     try:
         try:
-            pool.run(sorted(plan.files), send)
+            if sender is not None:
+                pool.run(small, lambda h: sender.writer.add(h, read_checked(h)), batch=256)
+                sender.writer.flush()
+                pool.run(sender.pending, sender.upload, batch=1)
+            pool.run(large, send)
             for group in _tree_order(plan):
                 pool.run(group, send_tree, batch=4)
         except _LocalCorrupt as exc:
@@ -320,12 +379,44 @@ def push(repo, store: RemoteStore, roots: list[Root], jobs: int | None = None,
                 "nothing that lists it was pushed (run `mlvc cache verify`)"
             ) from None
     finally:
+        if sender is not None:
+            sender.close()
         t_obj.close()
         t_bytes.close()
+    if plan.replaced or view.bad or view.tainted:
+        _drop_bad_copies(repo, store, view, replaced, plan, new_packs)
     for h, paths in plan.missing.items():
         result.missing[h] = paths[:PATHS_KEPT]
     result.seconds = time.monotonic() - start
     return result
+
+
+def _replaced_copies(view: RemoteView, plan: PushPlan) -> tuple[set[str], list[str], list[str]]:
+    """What this push re-sends because the remote's copy is bad (wrong size, or found corrupt by
+    `remote verify`): (hashes, those with a loose copy, the packs that hold a copy)."""
+    resent = set(plan.replaced)
+    if not resent:
+        return resent, [], []
+    loose = list(view.loose.lookup(resent))
+    holders = sorted({pid for h in resent for pid in view.packs.holders(h)}) if view.packs.loaded else []
+    return resent, loose, holders
+
+
+def _drop_bad_copies(repo, store: RemoteStore, view: RemoteView, replaced: tuple[set[str], list[str], list[str]],
+                     plan: PushPlan, new_packs: set[str]) -> None:
+    """The re-sent objects' good copies are visible now: drop the bad ones (a loose file that a packed
+    copy replaces; packs rewritten without them), then forget what `remote verify` found."""
+    resent, loose, holders = replaced
+    store.delete([h for h in loose if any(pid in new_packs for pid in view.packs.holders(h))])
+    for pid in holders:
+        if pid in new_packs:
+            continue  # the same bytes made the same pack name: the upload replaced the bad copy whole
+        try:
+            packed.rewrite_pack(store, view.packs, pid, lambda h: h not in resent, repo.tmp_dir)
+        except CorruptObjectError:
+            return  # more damage in that pack: keep the findings; `remote verify` tells the rest
+    if not plan.missing:
+        packed.clear_suspects(repo.tmp_dir, store)
 
 
 class _LocalCorrupt(Exception):
@@ -350,7 +441,7 @@ def remote_status(repo, store: RemoteStore, roots: list[Root], jobs: int | None 
     """For each root: is everything it needs on the remote? (Same walk as push, nothing sent.)"""
     store.check()
     pool = _Pool(jobs or default_jobs(store))
-    index = RemoteIndex(store, pool)
+    index = RemoteView(repo, store, pool)
     groups: dict[str, list[Root]] = {}
     for r in roots:  # a lock file names many outs: one line for it
         groups.setdefault(r.path, []).append(r)
@@ -387,10 +478,20 @@ def fetch(repo, store: RemoteStore, roots: list[Root], jobs: int | None = None,
         if len(paths) < PATHS_KEPT:
             paths.append(path)
 
+    writer = objects.pack_writer()  # small objects land in local packs (one per fetch, committed at the end)
+
+    def arrived(n: int) -> None:
+        with lock:
+            result.objects += 1
+            result.bytes += n
+        _crash_point(result.objects)
+        t_obj.advance(1)
+        t_bytes.advance(n)
+
     def get(item: tuple[str, str, int]) -> None:
         h, kind, size = item
         try:
-            n = _download(objects, store, h, kind, size)
+            n = _download(objects, store, h, kind, size, writer)
         except CorruptObjectError as exc:
             with lock:
                 if kind == TREE and "hash to" not in str(exc):
@@ -404,12 +505,25 @@ def fetch(repo, store: RemoteStore, roots: list[Root], jobs: int | None = None,
             with lock:
                 result.missing[h] = needers.get(h, [])
             return
-        with lock:
-            result.objects += 1
-            result.bytes += n
-        _crash_point(result.objects)
-        t_obj.advance(1)
-        t_bytes.advance(n)
+        arrived(n)
+
+    def get_packed(read: packed.Read) -> None:
+        try:
+            data = packed.read_pack(store, read)
+        except RemoteError as exc:
+            if "is not on the remote" not in str(exc):
+                raise
+            data = b""  # the pack went away since the listing: its objects are missing
+        for h, chunk in packed.split(read, data):
+            if chunk is None and not data:
+                with lock:
+                    result.missing[h] = []
+            elif chunk is None or hash_bytes(chunk) != h:
+                with lock:
+                    result.corrupt[h] = []
+            else:
+                writer.add(h, chunk)
+                arrived(len(chunk))
 
     cached = LocalIndex(objects)
     try:
@@ -438,8 +552,15 @@ def fetch(repo, store: RemoteStore, roots: list[Root], jobs: int | None = None,
                 if not objects.has(h):
                     continue  # refused, corrupt or missing: reported; its subtree cannot be known
                 frontier += [(e.hash, e.kind, f"{path}/{e.name}", e.size) for e in objects.read_tree(h)]
+        reads, files = _packed_reads(repo, store, pool, files)
+        pool.run(reads, get_packed, batch=1)
         pool.run(files, get)
+        writer.flush()  # before checkout: the fetched small objects become visible
+    except BaseException:
+        writer.flush()  # what arrived whole and verified is kept, so a rerun does not fetch it again
+        raise
     finally:
+        writer.discard()
         t_obj.close()
         t_bytes.close()
     for bucket in (result.corrupt, result.missing):
@@ -449,8 +570,26 @@ def fetch(repo, store: RemoteStore, roots: list[Root], jobs: int | None = None,
     return result
 
 
-def _download(objects, store: RemoteStore, h: str, kind: str, size: int) -> int:
-    """One object into the cache, verified against its name (and trees against unsafe names)."""
+def _packed_reads(repo, store: RemoteStore, pool: _Pool, files: list[tuple[str, str, int]]
+                  ) -> tuple[list[packed.Read], list[tuple[str, str, int]]]:
+    """Split the files to fetch into ranged reads of the remote's packs and loose downloads."""
+    if not files:
+        return [], files
+    rpacks = RemotePacks(store, repo.tmp_dir).load(lambda items, fn: pool.run(items, fn, batch=1))
+    by_pack: dict[str, list[tuple[str, int, int]]] = {}
+    loose = []
+    for item in files:
+        slot = rpacks.get(item[0])
+        if slot is None:
+            loose.append(item)
+        else:
+            by_pack.setdefault(slot.pack, []).append((item[0], slot.offset, slot.size))
+    reads = [r for pid, wanted in by_pack.items() for r in packed.plan_reads(pid, wanted, rpacks.sizes[pid])]
+    return reads, loose
+
+
+def _download(objects, store: RemoteStore, h: str, kind: str, size: int, writer: packs.PackWriter) -> int:
+    """One loose remote object into the cache, verified against its name (and trees against unsafe names)."""
     if kind == TREE or size <= SMALL:
         data = store.read(h)
         got = hash_bytes(data)
@@ -458,7 +597,11 @@ def _download(objects, store: RemoteStore, h: str, kind: str, size: int) -> int:
             raise CorruptObjectError(f"object {h}: received bytes hash to {got}")
         if kind == TREE:
             parse_tree(data, name=f"tree {h}")  # raises on `..`, `/`, absolute or empty names
-        objects.add_bytes(data, h)
+            objects.add_bytes(data, h)  # trees stay loose
+        elif len(data) <= packs.SMALL:
+            writer.add(h, data)
+        else:
+            objects.add_bytes(data, h)
         return len(data)
     tmp = objects.tmp_path(h)
     try:
