@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
+import time
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -27,6 +28,9 @@ __all__ = ["DirNode", "FileNode", "Scanner"]
 PARALLEL_MIN_FILES = 64
 PARALLEL_MIN_BYTES = 64 << 20
 BATCH = 256
+SMALL_FILE = 64 << 10
+# Per small file hashed: slower than this, its reads wait on the disk (from the page cache: ~10 us).
+DISK_BOUND_S = 50e-6
 
 
 @dataclass(slots=True)
@@ -151,11 +155,27 @@ class Scanner:
         task = self.progress.task(f"{verb} {len(todo)} files", total, unit="bytes")
         try:
             parallel = len(todo) >= PARALLEL_MIN_FILES or total >= PARALLEL_MIN_BYTES and len(todo) > 1
-            in_batches(lambda b: self._hash_batch(b, task), todo, BATCH, self.jobs if parallel else 1, "mlvc-hash")
+            rest = self._small_files_here(todo, task) if parallel and not self.store else todo
+            in_batches(lambda b: self._hash_batch(b, task), rest, BATCH, self.jobs if parallel else 1, "mlvc-hash")
         finally:
             task.close()
         for f in todo:
             self.stats.record_file(f.st, f.hash or "")
+
+    def _small_files_here(self, todo: list[FileNode], task) -> list[FileNode]:
+        """Hash the small files in this thread when the page cache has them; return what is left for threads.
+
+        Hashing a small cached file is Python work under the GIL: threads only fight over it (measured
+        on 50,000 files of ~5 KiB: 1 thread 0.43 s; 4 threads 0.6-1.3 s and 2-5x the CPU). They pay
+        when reads wait on the disk, so a first batch is timed here and decides."""
+        small = [f for f in todo if f.st.st_size <= SMALL_FILE]
+        if len(small) < PARALLEL_MIN_FILES:
+            return todo
+        start = time.perf_counter()
+        self._hash_batch(small[:BATCH], task)
+        if (time.perf_counter() - start) / len(small[:BATCH]) < DISK_BOUND_S:
+            self._hash_batch(small[BATCH:], task)
+        return [f for f in todo if f.hash is None]
 
     def _hash_batch(self, files: list[FileNode], task) -> None:
         for f in files:
