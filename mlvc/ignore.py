@@ -8,18 +8,20 @@ Matching is dulwich's (a required dependency), imported only when a rules file e
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 MLVCIGNORE = ".mlvcignore"
 GITIGNORE = ".gitignore"
 
 
-@dataclass
 class IgnoreRules:
-    """Rules in force at some folder: (base, filter) pairs, outermost first."""
+    """Rules in force at some folder: (base, filter) pairs, outermost first.
+    (A plain class, not a dataclass: the folder walker imports this, and dataclasses costs ~10 ms.)"""
 
-    filename: str
-    layers: list[tuple[str, object]] = field(default_factory=list)
+    __slots__ = ("filename", "layers")
+
+    def __init__(self, filename: str, layers: list[tuple[str, object]] | None = None) -> None:
+        self.filename = filename
+        self.layers: list[tuple[str, object]] = [] if layers is None else layers
 
     @classmethod
     def for_dir(cls, repo_root: str, rel_dir: str, filename: str) -> IgnoreRules:

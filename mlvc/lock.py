@@ -46,6 +46,24 @@ class RepoLock:
                     self.on_wait(f"waiting for another mlvc command{_read_holder(fd)} to finish...")
                     told = True
                 time.sleep(0.05)
+        self._hold(fd)
+
+    def try_acquire(self) -> bool:
+        """Take the lock only if no other command holds it, without waiting; False if one does."""
+        if self._fd is not None:
+            self._depth += 1
+            return True
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._hold(fd)
+        return True
+
+    def _hold(self, fd: int) -> None:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd

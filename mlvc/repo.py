@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from mlvc.config import Config
 from mlvc.errors import NotARepoError, PathError, RepoExistsError
-from mlvc.lock import RepoLock
-from mlvc.objects import ObjectStore
-from mlvc.statcache import StatCache
+
+if TYPE_CHECKING:  # each part is imported when first opened: a no-op repro needs none (sqlite3 alone ~5 ms)
+    from mlvc.config import Config
+    from mlvc.lock import RepoLock
+    from mlvc.objects import ObjectStore
+    from mlvc.statcache import StatCache
 
 DOT = ".mlvc"
 DOT_GITIGNORE = "/config.local\n/tmp/\n/cache/\n/quarantine/\n"
@@ -63,6 +66,8 @@ class Repo:
     # -- parts --------------------------------------------------------------
     @cached_property
     def config(self) -> Config:
+        from mlvc.config import Config
+
         return Config(os.path.join(self.dot, "config"), os.path.join(self.dot, "config.local"))
 
     @cached_property
@@ -74,14 +79,20 @@ class Repo:
 
     @cached_property
     def objects(self) -> ObjectStore:
+        from mlvc.objects import ObjectStore
+
         return ObjectStore(self.cache_dir)
 
     @cached_property
     def stat_cache(self) -> StatCache:
+        from mlvc.statcache import StatCache
+
         return StatCache(os.path.join(self.tmp_dir, "stat.db"))
 
     @cached_property
     def lock(self) -> RepoLock:
+        from mlvc.lock import RepoLock
+
         timeout = self.config.get_float("core", "lock_timeout")
         return RepoLock(os.path.join(self.tmp_dir, "lock"), timeout, self.on_lock_wait)
 

@@ -48,3 +48,22 @@ def test_help_and_noop_status_import_no_heavy_modules(repo: Path) -> None:
         mods = imported(args, repo)
         assert "mlvc" in mods
         assert heavy(mods) == [], f"mlvc {' '.join(args)} imported {heavy(mods)}"
+
+
+def test_noop_repro_imports_nothing_that_loads_or_runs_a_pipeline(repo: Path) -> None:
+    """The second no-op repro answers from its memo (mlvc.pipeline.noop): no pipeline parser, lock,
+    stat cache (sqlite3), stage-running code, dataclasses or CLI/YAML libraries: imports are most
+    of a no-op's time."""
+    (repo / "data").mkdir()
+    (repo / "data" / "a.txt").write_text("a")
+    run_mlvc("add", "data", cwd=repo)
+    (repo / "mlvc.yaml").write_text("stages:\n  s1:\n    cmd: cp -r data out\n    deps: [data]\n    outs: [out]\n")
+    run_mlvc("repro", cwd=repo)
+    run_mlvc("repro", cwd=repo)  # the full check finds nothing to do and memoises that
+    mods = imported(["repro"], repo)
+    assert "mlvc.pipeline.noop" in mods
+    slow = (
+        "mlvc.execute", "mlvc.pipeline.repro", "mlvc.pipeline.spec", "mlvc.pipeline.graph", "mlvc.pipeline.lockfile",
+        "mlvc.workspace.scan", "rich", "typer", "ruamel", "sqlite3", "dataclasses",
+    )  # fmt: skip
+    assert sorted(m for m in mods if m.startswith(slow)) == []

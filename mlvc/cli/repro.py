@@ -38,11 +38,15 @@ class TextListener:
         if not self.enabled or result.action == "ran":
             return
         if result.action == "up-to-date":
-            common.out(f"Stage '{result.name}' is up to date.")
+            common.out(up_to_date_line(result.name))
         elif result.action in ("restored", "run-cache"):
             common.out(f"Stage '{result.name}': {LABELS[result.action]} ({'; '.join(result.reasons)}).")
         elif result.action == "skipped":
             common.out(f"Stage '{result.name}' skipped: {'; '.join(result.reasons)}.")
+
+
+def up_to_date_line(name: str) -> str:
+    return f"Stage '{name}' is up to date."
 
 
 def resolve_jobs(repo, jobs: int | None) -> int:
@@ -124,12 +128,59 @@ def resolve_executor(repo, executor: str | None, address: str | None):
     return get_executor("ray", repo=repo, address=address)
 
 
-def reproduce(repo, opts, as_json: bool, executor=None):
+def reproduce(repo, opts, as_json: bool, executor=None, recorder=None):
+    """Run the full check (and what is stale); with a noop.Recorder, memoise a no-op verdict."""
+    from mlvc.pipeline import noop
     from mlvc.pipeline.repro import Reproducer
 
     listener = TextListener(enabled=not as_json)
     rep = Reproducer(repo, executor=executor, listener=listener, progress=common.progress(), stdout_to_stderr=as_json)
-    return rep.run(opts)
+    if recorder is not None:
+        recorder.watch(rep.input_files())
+    try:
+        results = rep.run(opts)
+    except BaseException:
+        noop.forget(repo.root)
+        raise
+    paths = rep.noop_paths(results) if recorder is not None else None
+    if paths is None:
+        noop.forget(repo.root)
+    else:
+        recorder.write(rep.hasher.signatures, paths, [r.to_dict() for r in results])
+    return results
+
+
+def answer_noop(memo_key: tuple, dry: bool, as_json: bool) -> bool:
+    """Print the memoised verdict of the last no-op repro if nothing it rests on changed (mlvc.pipeline.noop).
+    False: no memo applies, or another mlvc command holds the repository lock (the full path waits for it)."""
+    import os
+
+    from mlvc.lock import RepoLock
+    from mlvc.pipeline import noop
+    from mlvc.repo import Repo
+
+    repo = Repo.find()
+    lock = RepoLock(os.path.join(repo.tmp_dir, "lock"), 0)
+    if not dry and not lock.try_acquire():
+        return False
+    try:
+        results = noop.answer(repo.root, memo_key)
+    finally:
+        lock.release()
+    if results is None:
+        return False
+    if as_json:
+        common.emit_json({"stages": results})
+        return True
+    for r in results:
+        name, action, reasons = str(r["name"]), str(r["action"]), list(r["reasons"])  # type: ignore[call-overload]
+        if dry:
+            common.out(stage_line(name, action, reasons))
+        elif action == "up-to-date":
+            common.out(up_to_date_line(name))
+    if not dry:
+        common.out("Everything is up to date.")
+    return True
 
 
 def register(app: typer.Typer) -> None:
@@ -177,16 +228,28 @@ def run(
     as_json: bool = False,
 ) -> None:
     """The body of `mlvc repro` (also called by the typer-free fast path, mlvc/cli/fast.py)."""
+    # Without --force, nothing changed since the last no-op repro is answered from its memo: no
+    # pipeline, lock or stage-running code is imported (mlvc.pipeline.noop). An executor named on the
+    # command line is always checked (--executor ray connects to its cluster), so it takes the full path.
+    memo_key = None
+    if not force:
+        from mlvc.pipeline import noop
+
+        memo_key = noop.key(targets, single, downstream, dry)
+        if executor is None and address is None and answer_noop(memo_key, dry, as_json):
+            return
     from mlvc.pipeline.repro import Options
 
     opts = Options(targets or None, force, single, downstream, dry, keep_going, not no_run_cache)
     install_sigterm()
     with common.open_repo(mutating=not dry) as repo:
+        # signed now, before the pipeline file, the lock or the config is read
+        recorder = noop.Recorder(repo.root, memo_key) if memo_key is not None else None
         runner = resolve_executor(repo, executor, address)
         opts.jobs = resolve_jobs(repo, jobs)
         if runner is not None and runner.name == "ray" and jobs is None and not repo.config.get("execute", "jobs"):
             opts.jobs = RAY_JOBS
-        results = reproduce(repo, opts, as_json, runner)
+        results = reproduce(repo, opts, as_json, runner, recorder)
     if as_json:
         common.emit_json({"stages": [r.to_dict() for r in results]})
         return

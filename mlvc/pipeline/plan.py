@@ -19,6 +19,7 @@ from typing import Any
 from mlvc.errors import PathError, PipelineError
 from mlvc.pipeline.graph import Graph
 from mlvc.pipeline.lockfile import LockEntry
+from mlvc.pipeline.noop import file_signature
 from mlvc.pipeline.params import ParamsReader
 from mlvc.pipeline.spec import Stage
 from mlvc.pointer import Ref
@@ -36,17 +37,24 @@ class Hasher:
         self.repo = repo
         self.scanner = Scanner(repo, store=False, progress=progress)
         self._memo: dict[str, Ref | None] = {}
+        # path -> the stat signature its Ref was computed from (mlvc.pipeline.noop's, None: absent)
+        self.signatures: dict[str, object] = {}
 
     def ref(self, rel: str) -> Ref | None:
         """The path's Ref, or None when it does not exist."""
         if rel not in self._memo:
             if not os.path.exists(self.repo.abs(rel)):
                 self._memo[rel] = None
+                self.signatures[rel] = None
             else:
                 try:
-                    self._memo[rel] = self.scanner.scan(rel)[0]
+                    ref, node = self.scanner.scan(rel)
                 except PathError as exc:
                     raise PipelineError(str(exc)) from None
+                from mlvc.workspace.walk import DirNode
+
+                self._memo[rel] = ref
+                self.signatures[rel] = node.sig if isinstance(node, DirNode) else file_signature(node.st)
         return self._memo[rel]
 
     def invalidate(self, rel: str) -> None:
@@ -55,6 +63,7 @@ class Hasher:
         for key in list(self._memo):
             if key == rel or key.startswith(prefix) or rel.startswith(key + "/"):
                 del self._memo[key]
+                self.signatures.pop(key, None)
 
     def remember(self, rel: str, ref: Ref | None) -> None:
         self.invalidate(rel)
@@ -82,6 +91,7 @@ class Planner:
         self.hasher = hasher
         self.reader = reader
         self._dvc_lock: dict | None = None  # dvc.lock's stages, read on first need
+        self.adopted = False  # some stage was found up to date by dvc.lock, not by mlvc.lock
 
     def params_of(self, stage: Stage) -> dict[str, dict[str, Any]]:
         values: dict[str, dict[str, Any]] = {}
@@ -194,6 +204,7 @@ class Planner:
                 again = self.decide(stage, adopted, force, unknown, adopt=False)
                 if again.action == OK:
                     again.adopted = adopted
+                    self.adopted = True
                     return again
         return d
 

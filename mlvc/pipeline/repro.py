@@ -129,6 +129,26 @@ class Reproducer:
             self._executor = get_executor("local")
         return self._executor
 
+    # -- the no-op memo (mlvc.pipeline.noop) ------------------------------------
+    def input_files(self) -> list[str]:
+        """Files besides deps and outs that a verdict reads: templating's and every stage's params files."""
+        files = dict.fromkeys(self.pf.reads)
+        for stage in self.pf.stages.values():
+            files.update(dict.fromkeys(decl.file for decl in stage.params))
+        return list(files)
+
+    def noop_paths(self, results: list[StageResult]) -> list[str] | None:
+        """The deps and outs that a no-op verdict (`results`: every stage up to date or frozen) rests on;
+        None when there is something else to it: a stage ran or was restored, an image stage (its image
+        ID comes from the engine), a stage up to date only by dvc.lock."""
+        if any(r.action not in (UP_TO_DATE, SKIPPED_FROZEN) for r in results) or self.planner.adopted:
+            return None
+        stages = [self.graph.stages[r.name] for r in results]
+        if any(stage.image for stage in stages):
+            return None
+        paths = [dep.path for stage in stages for dep in stage.deps] + [o.path for stage in stages for o in stage.outs]
+        return list(dict.fromkeys(paths))
+
     # -- planning (status, --dry) ---------------------------------------------
     def plan(self, targets: list[str] | None = None, single: bool = False, downstream: bool = False,
              force: bool = False) -> list[Decision]:  # fmt: skip

@@ -108,6 +108,7 @@ class Stage:
 class PipelineFile:
     path: str  # repo-relative name: mlvc.yaml or dvc.yaml
     stages: dict[str, Stage]
+    reads: list[str] = field(default_factory=list)  # files templating read (params.yaml, `vars` files)
 
     @property
     def lock_path(self) -> str:
@@ -198,9 +199,10 @@ def parse(root: str, name: str, doc: Any, reads: list[str] | None = None) -> Pip
             if stage.name in stages:
                 raise PipelineError(f"{where}: stage {stage.name!r} is defined twice")
             stages[stage.name] = stage
+    read = list(dict.fromkeys(ctx.reads))
     if reads is not None:
-        reads.extend(dict.fromkeys(ctx.reads))
-    return PipelineFile(name, stages)
+        reads.extend(read)
+    return PipelineFile(name, stages, read)
 
 
 # -- templating -----------------------------------------------------------------
