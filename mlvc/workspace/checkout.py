@@ -8,7 +8,6 @@ import shutil
 import stat as stat_mod
 from dataclasses import dataclass, field
 
-from mlvc import links
 from mlvc.errors import ObjectMissingError, PathError
 from mlvc.parallel import in_batches
 from mlvc.pointer import Pointer
@@ -206,7 +205,7 @@ class Checkout:
             mode = 0o755 if entry.executable else 0o644
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path)
-            links.place(objects.path(entry.hash), path, link_type, mode)
+            objects.place(entry.hash, path, link_type, mode)  # a packed object is always a copy
             self.repo.stat_cache.record_file(os.stat(path), entry.hash)
             task.advance(entry.size)
 
