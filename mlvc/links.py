@@ -69,7 +69,9 @@ def _copy(src: str, dst: str, mode: int) -> None:
                 os.ftruncate(fd, 0)
                 s.seek(0)
                 while chunk := s.read(8 << 20):
-                    os.write(fd, chunk)
+                    view = memoryview(chunk)
+                    while view:  # a short write (a filling disk) is not an error: write the rest
+                        view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
 

@@ -31,24 +31,34 @@ def gc(repo, all_commits: bool = False, dry_run: bool = False) -> GcResult:
     roots = refs_mod.workspace_refs(repo)
     if all_commits:
         roots += refs_mod.commit_refs(repo)
-    keep = refs_mod.reachable(repo.objects, roots)
+    objects = repo.objects
+    keep = refs_mod.reachable(objects, roots)
     result = GcResult(dry_run=dry_run)
-    for h in list(repo.objects.iter_hashes()):
+    for h in list(objects.iter_hashes()):
         if h in keep:
             result.kept += 1
             continue
         result.removed.append(h)
         try:
-            result.removed_bytes += repo.objects.size(h)
+            result.removed_bytes += objects.size(h)
         except FileNotFoundError:
             continue
-        if not dry_run:
-            repo.objects.remove(h)
-    for tmp in list(repo.objects.iter_tmp()):
-        result.temp_files += 1
-        if not dry_run:
-            os.unlink(tmp)
+    if not dry_run:
+        objects.remove_many(set(result.removed))  # one rewrite per pack that holds dead objects
+    result.temp_files = _remove_leftovers(objects, dry_run)
     return result
+
+
+def _remove_leftovers(objects, dry_run: bool) -> int:
+    """Temp files and unindexed packs of interrupted writes (the repo lock keeps out live writers)."""
+    leftovers = list(objects.iter_tmp())
+    if not dry_run:
+        for path in leftovers:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+    return len(leftovers)
 
 
 @dataclass
@@ -56,9 +66,15 @@ class VerifyResult:
     checked: int = 0
     corrupt: list[str] = field(default_factory=list)
     quarantine_dir: str = ""
+    temp_files: int = 0  # leftovers of interrupted writes (temp files, unindexed packs), removed
 
     def to_dict(self) -> dict[str, object]:
-        return {"checked": self.checked, "corrupt": self.corrupt, "quarantine": self.quarantine_dir}
+        return {
+            "checked": self.checked,
+            "corrupt": self.corrupt,
+            "quarantine": self.quarantine_dir,
+            "temp_files": self.temp_files,
+        }
 
 
 def verify_cache(repo, progress: Progress = NULL, quarantine: bool = True) -> VerifyResult:
@@ -88,6 +104,6 @@ def verify_cache(repo, progress: Progress = NULL, quarantine: bool = True) -> Ve
     result.checked = len(hashes)
     result.corrupt = sorted(h for bad in found for h in bad)
     if quarantine:
-        for h in result.corrupt:
-            objects.quarantine(h, qdir)
+        objects.quarantine_many(set(result.corrupt), qdir)
+    result.temp_files = _remove_leftovers(objects, dry_run=not quarantine)
     return result

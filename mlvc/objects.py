@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import xxhash
 
@@ -118,7 +118,28 @@ class ObjectStore:
 
         Use it as a context manager: what was written whole is kept when the block ends.
         """
-        return packs.PackWriter(self.packs.folder, on_commit=self.packs.added, seen=self.has, mode=OBJECT_MODE)
+        return packs.PackWriter(
+            self.packs.folder, on_commit=self.packs.added, seen=self._has_by_listing(), mode=OBJECT_MODE
+        )
+
+    def _has_by_listing(self) -> Callable[[str], bool]:
+        """`has`, with loose objects looked up in one listing per shard: a stat per small object costs
+        as much as packing it. A loose object stored after its shard was listed is missed; it is then
+        packed too, which is harmless (reads prefer the pack, removal takes both)."""
+        listings: dict[str, set[str]] = {}
+
+        def has(h: str) -> bool:
+            if h in self.packs:
+                return True
+            names = listings.get(h[:2])
+            if names is None:
+                try:
+                    names = listings[h[:2]] = set(os.listdir(os.path.join(self.root, h[:2])))
+                except FileNotFoundError:
+                    names = listings[h[:2]] = set()
+            return h[2:] in names
+
+        return has
 
     def add_tree(self, tree: Tree) -> str:
         return self.add_bytes(tree.serialize())
@@ -204,7 +225,10 @@ class ObjectStore:
 
     # -- maintenance ------------------------------------------------------
     def is_intact(self, h: str) -> bool:
-        data = self.packs.read(h)
+        try:
+            data = self.packs.read(h)
+        except CorruptObjectError:  # its pack is shorter than its index says
+            return False
         if data is not None:
             return hash_bytes(data) == h
         try:
@@ -224,15 +248,26 @@ class ObjectStore:
             packs.rewrite(self.packs, pid, keep=lambda h: h not in hashes)
 
     def quarantine(self, h: str, dest_dir: str) -> str:
+        return self.quarantine_many({h}, dest_dir)[0]
+
+    def quarantine_many(self, hashes: set[str], dest_dir: str) -> list[str]:
+        """Move these (corrupt) objects to `dest_dir`, each as a file named by its hash; the packs
+        that held any are rewritten once, without them. Returns the quarantined paths."""
         os.makedirs(dest_dir, exist_ok=True)
-        dest = os.path.join(dest_dir, h)
-        if self.is_packed(h):
-            links.write_bytes_atomic(dest, self.read(h), OBJECT_MODE)
+        dests = []
+        for h in sorted(hashes):
+            dest = os.path.join(dest_dir, h)
+            slot = self.packs.get(h)
+            if slot is not None:
+                links.write_bytes_atomic(dest, self.packs.read_slot(slot, whole=False), OBJECT_MODE)
+            if os.path.lexists(self.path(h)):
+                shutil.move(self.path(h), dest)
+            dests.append(dest)
+        packed = {h for h in hashes if h in self.packs}
+        if packed:
             for pid in self.packs.packs():
-                packs.rewrite(self.packs, pid, keep=lambda other: other != h)
-        if os.path.lexists(self.path(h)):
-            shutil.move(self.path(h), dest)
-        return dest
+                packs.rewrite(self.packs, pid, keep=lambda other: other not in packed)
+        return dests
 
     def size(self, h: str) -> int:
         slot = self.packs.get(h)

@@ -29,6 +29,7 @@ from mlvc.errors import CorruptObjectError, DiskFullError
 
 SMALL = 128 * 1024  # objects up to this size are packed
 TARGET = 256 << 20  # a writer starts a new pack beyond this many bytes
+BUFFER = 4 << 20  # a writer writes its objects this many bytes at a time
 PACK, IDX = ".pack", ".idx"
 MAGIC = b"MLVCPIDX"
 VERSION = 1
@@ -86,6 +87,9 @@ class PackIndex:
         self._lock = threading.Lock()
 
     def _load(self) -> dict[str, Slot]:
+        slots = self._slots
+        if slots is not None:  # the hot path (one call per object): no lock
+            return slots
         with self._lock:
             if self._slots is None:
                 slots: dict[str, Slot] = {}
@@ -141,10 +145,11 @@ class PackIndex:
             return None
         return self.read_slot(slot)
 
-    def read_slot(self, slot: Slot) -> bytes:
+    def read_slot(self, slot: Slot, whole: bool = True) -> bytes:
+        """The bytes at `slot`; a pack cut short raises, unless `whole=False` (what is there)."""
         fd = self._fd(slot.pack)
         data = os.pread(fd, slot.size, slot.offset)
-        if len(data) != slot.size:
+        if len(data) != slot.size and whole:
             raise CorruptObjectError(
                 f"pack {slot.pack}: truncated (object at offset {slot.offset} needs {slot.size} bytes)"
             )
@@ -196,7 +201,9 @@ class PackWriter:
         self._fd: int | None = None
         self._tmp: str | None = None
         self._entries: dict[str, tuple[int, int]] = {}
-        self._offset = 0
+        self._offset = 0  # where the next object goes (buffered or written)
+        self._buf = bytearray()  # objects not yet written; _written bytes are in the file
+        self._written = 0
         self._hash = xxhash.xxh3_128()
 
     def __contains__(self, h: str) -> bool:
@@ -211,20 +218,34 @@ class PackWriter:
                 os.makedirs(self.folder, exist_ok=True)
                 self._tmp = links.tmp_path_for(os.path.join(self.folder, "new" + PACK))
                 self._fd = _open_new(self._tmp, self.mode)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(self._fd, view) :]
-            except BaseException as exc:
-                os.ftruncate(self._fd, self._offset)  # the pack keeps only whole objects
-                _raise_disk_full(exc, self._tmp)
-                raise
-            self._hash.update(data)
+            # Small objects are gathered and written a few MiB at a time: one write per 4 KiB object
+            # costs more than the copy.
+            self._buf += data
             self._entries[h] = (self._offset, len(data))
             self._offset += len(data)
+            if len(self._buf) >= BUFFER:
+                self._drain()
             if self._offset >= self.target:
                 self._commit()
             return True
+
+    def _drain(self) -> None:
+        """Write the buffered objects; on an error the pack keeps only what was written before."""
+        assert self._fd is not None
+        try:
+            view = memoryview(self._buf)
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except BaseException as exc:
+            os.ftruncate(self._fd, self._written)
+            self._entries = {h: e for h, e in self._entries.items() if e[0] < self._written}
+            self._offset = self._written
+            self._buf = bytearray()
+            _raise_disk_full(exc, self._tmp)
+            raise
+        self._hash.update(self._buf)
+        self._written = self._offset
+        self._buf = bytearray()
 
     def flush(self) -> None:
         with self._lock:
@@ -233,6 +254,7 @@ class PackWriter:
     def _commit(self) -> None:
         if self._fd is None:
             return
+        self._drain()
         fd, tmp, entries = self._fd, self._tmp, self._entries
         pid = self._hash.hexdigest()
         self._reset()
@@ -240,12 +262,14 @@ class PackWriter:
         if not entries:
             _unlink_quiet(tmp)
             return
-        dest = os.path.join(self.folder, pid + PACK)
+        dest, idx = os.path.join(self.folder, pid + PACK), os.path.join(self.folder, pid + IDX)
         try:
             os.replace(tmp, dest)
-            links.write_bytes_atomic(os.path.join(self.folder, pid + IDX), encode_index(entries), self.mode)
+            links.write_bytes_atomic(idx, encode_index(entries), self.mode)
         except BaseException:
             _unlink_quiet(tmp)
+            if not os.path.exists(idx):  # else the same pack (same bytes) was committed before
+                _unlink_quiet(dest)
             raise
         self.committed.append(pid)
         if self.on_commit is not None:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from conftest import git
-from wshelpers import build, cache_objects, corrupt_objects, object_path, pointer_hash
+from wshelpers import build, cache_objects, corrupt_objects, object_path, pointer_hash, tmp_leftovers
 
 from mlvc.repo import Repo
 from mlvc.tree import TREE
@@ -60,13 +60,16 @@ def test_gc_keeps_what_is_referenced(repo: Path, mlvc) -> None:
     mlvc("gc", "--all-commits")
     assert cache_objects(repo) == v1 | v2
 
-    # a leftover temp file from an interrupted write is cleaned up too
-    leftover = object_path(repo, next(iter(v2))).parent / ".x.mlvc-tmp-deadbeef"
-    leftover.write_bytes(b"partial")
+    # leftovers of interrupted writes are cleaned up too: a temp file, a pack that never got its index
+    packs = repo / ".mlvc/cache/packs"
+    leftovers = [packs / ".new.pack.mlvc-tmp-deadbeef", packs / f"{'0' * 32}.pack"]
+    for leftover in leftovers:
+        leftover.write_bytes(b"partial")
+    assert sorted(tmp_leftovers(repo)) == sorted(map(str, leftovers))
     # plain gc keeps only what the workspace's pointers reference
     out = mlvc("gc").stdout
-    assert "removed" in out and "leftover" in out
-    assert cache_objects(repo) == v2 and not leftover.exists()
+    assert "removed" in out and "2 leftover" in out
+    assert cache_objects(repo) == v2 and tmp_leftovers(repo) == []
     assert corrupt_objects(repo) == []
 
     # the workspace still checks out; the old commit's data is gone, and checkout says so

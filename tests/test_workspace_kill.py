@@ -11,19 +11,35 @@ from pathlib import Path
 
 import pytest
 from conftest import git
-from wshelpers import cache_objects, corrupt_objects, snapshot
+from wshelpers import cache_objects, corrupt_objects, packed_objects, snapshot, tmp_leftovers
 
-N_FILES = 3000
+from mlvc.hashing import hash_bytes
+
+N_SMALL = 4000  # 1-8 KiB each: they go into one pack, written 4 MiB at a time
+N_BIG = 300  # over packs.SMALL: each its own (hard-linked) object
+N_FILES = N_SMALL + N_BIG
 
 
 def _make(data: Path) -> None:
-    for i in range(N_FILES):
+    for i in range(N_SMALL):
         d = data / f"part{i % 50:02d}"
         d.mkdir(parents=True, exist_ok=True)
-        (d / f"f{i:05d}.bin").write_bytes(f"record {i}\n".encode() * (1 + i % 5))
+        (d / f"f{i:05d}.bin").write_bytes(f"record {i}\n".encode() * (100 + i % 700))
+    (data / "big").mkdir()
+    for i in range(N_BIG):
+        (data / "big" / f"b{i:03d}.bin").write_bytes(i.to_bytes(4, "little") * (33 * 1024 + i))
 
 
-def _count_objects(cache: Path) -> int:
+def _pack_bytes_written(cache: Path) -> int:
+    """Bytes in the temp pack being written (invisible until it is committed with its index)."""
+    try:
+        names = os.listdir(cache / "packs")
+    except FileNotFoundError:
+        return 0
+    return sum(os.path.getsize(cache / "packs" / n) for n in names if ".mlvc-tmp-" in n)
+
+
+def _count_loose(cache: Path) -> int:
     n = 0
     try:
         shards = os.scandir(cache)
@@ -31,13 +47,22 @@ def _count_objects(cache: Path) -> int:
         return 0
     with shards:
         for s in shards:
-            if s.is_dir():
+            if s.is_dir() and len(s.name) == 2:
                 n += len(os.listdir(s.path))
     return n
 
 
+# Two moments: while small files are appended to the (uncommitted) pack, and while big files are
+# linked in one by one after it.
+KILL_WHEN = {
+    "packing": lambda cache: _pack_bytes_written(cache) > 0,
+    "linking": lambda cache: _count_loose(cache) >= 20,
+}
+
+
+@pytest.mark.parametrize("moment", list(KILL_WHEN))
 @pytest.mark.parametrize("link", ["hardlink"])  # the riskier path: workspace files become links
-def test_killed_add_is_repaired_by_rerun(repo: Path, mlvc, link: str) -> None:
+def test_killed_add_is_repaired_by_rerun(repo: Path, mlvc, link: str, moment: str) -> None:
     data = repo / "data"
     _make(data)
     original = snapshot(data)
@@ -50,29 +75,37 @@ def test_killed_add_is_repaired_by_rerun(repo: Path, mlvc, link: str) -> None:
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
-    while proc.poll() is None and _count_objects(cache) < 50 and time.monotonic() < deadline:
-        time.sleep(0.005)
+    while proc.poll() is None and not KILL_WHEN[moment](cache) and time.monotonic() < deadline:
+        time.sleep(0.002)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "mlvc add finished before it could be killed; make the data larger"
-    stored = len(cache_objects(repo))
-    assert 0 < stored < N_FILES, stored
+    assert len(cache_objects(repo)) < N_FILES
+    assert packed_objects(repo) == {}, "a pack became visible before the add had written all of it"
+    assert tmp_leftovers(repo), "the interrupted pack should be left as a temp file"
     assert not (repo / "data.mlvc").exists()
     assert corrupt_objects(repo) == []
 
     out = mlvc("add", "--link", link, "data").stdout
     assert f"{N_FILES} files" in out
     assert "0 corrupt" in mlvc("cache", "verify").stdout
+    assert tmp_leftovers(repo) == []  # verify removed the interrupted pack
     assert snapshot(data) == original
     assert "unchanged" in mlvc("status").stdout
+    assert set(packed_objects(repo)) >= {hash_bytes(p.read_bytes()) for p in data.glob("part*/*")}
+    small, big = os.stat(data / "part00" / "f00000.bin"), os.stat(data / "big" / "b000.bin")
+    assert small.st_mode & 0o200 and small.st_nlink == 1  # packed: a plain writable file
+    assert not big.st_mode & 0o222 and big.st_nlink == 2  # loose: a read-only hard link to the cache
 
     git("add", "-A", cwd=repo)
     git("commit", "-qm", "v1", cwd=repo)
-    (data / "part00" / "f00000.bin").unlink()  # replace, not write through the read-only link
-    (data / "part00" / "f00000.bin").write_bytes(b"changed")
+    (data / "part00" / "f00000.bin").write_bytes(b"changed")  # a copy of a packed object: write through
     (data / "part07" / "f00007.bin").unlink()
+    (data / "big" / "b001.bin").unlink()  # replace, not write through the read-only link
+    (data / "big" / "b001.bin").write_bytes(b"changed too")
     mlvc("commit")
     git("commit", "-qam", "v2", cwd=repo)
     git("checkout", "-q", "HEAD~1", cwd=repo)
     mlvc("checkout")
     assert snapshot(data) == original
+    assert corrupt_objects(repo) == []

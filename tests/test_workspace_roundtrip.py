@@ -13,7 +13,9 @@ from wshelpers import (
     build,
     cache_objects,
     corrupt_objects,
+    loose_objects,
     object_path,
+    packed_objects,
     pointer_hash,
     set_link,
     snapshot,
@@ -21,6 +23,7 @@ from wshelpers import (
 )
 
 from mlvc.hashing import hash_file
+from mlvc.packs import SMALL
 
 UNICODE = "ünïcødé ✓ name.txt"
 
@@ -36,6 +39,9 @@ V1 = {
     UNICODE: "unicode content ✓\n".encode(),
     "empty dir": None,
     "nested/empty": None,
+    # over packs.SMALL: loose objects, linked by hardlink/symlink (the small ones above are packed)
+    "big/one.bin": b"big one\n" * 20000,
+    "big/two.bin": b"big two\n" * 30000,
 }
 
 V2_CHANGES = {
@@ -45,6 +51,7 @@ V2_CHANGES = {
     "run.sh": (b"#!/bin/sh\necho v2\n", True),
     "plain.txt": (b"will become executable\n", True),  # only the mode changes
     "new dir/x": b"x\n",
+    "big/one.bin": b"big one, v2\n" * 20000,
 }
 V2_REMOVED = ["many/f002.bin", "empty dir", UNICODE]
 
@@ -68,10 +75,16 @@ def _apply_v2(data: Path) -> None:
 
 
 def _assert_links(repo: Path, data: Path, link: str) -> None:
-    """Workspace files are what the link type promises: links into the read-only cache, or own copies."""
+    """Workspace files are what the link type promises: links into the read-only cache, or own copies.
+
+    Small files are packed whatever the link type, and a packed object is always an own copy."""
+    packed = packed_objects(repo)
     for rel, (_content, executable) in ((k, v) for k, v in snapshot(data).items() if v != "<dir>"):
         p = data / rel
-        if executable or link in ("copy", "reflink"):
+        small = p.stat().st_size <= SMALL
+        if small:
+            assert hash_file(p) in packed, f"{rel} should be packed"
+        if executable or small or link in ("copy", "reflink"):
             assert not p.is_symlink(), rel
             st = p.stat()
             assert st.st_mode & stat.S_IWUSR, f"{rel} should be writable"
@@ -103,6 +116,7 @@ def test_git_round_trip(repo: Path, mlvc, link: str) -> None:
     assert "data/" not in git("status", "--porcelain", "--untracked-files=all", cwd=repo)
     v1_hash = pointer_hash(repo, "data")
 
+    assert {hash_file(data / "big" / n) for n in ("one.bin", "two.bin")} <= loose_objects(repo)
     if link in ("hardlink", "symlink"):
         mlvc("unprotect", "data", SINGLE)
         assert not any(p.is_symlink() for p in data.rglob("*"))
@@ -135,7 +149,7 @@ def test_git_round_trip(repo: Path, mlvc, link: str) -> None:
 @pytest.mark.parametrize("link", ["hardlink", "symlink", "copy"])
 def test_add_link_option_and_unprotect(repo: Path, mlvc, link: str) -> None:
     """`mlvc add --link X` overrides core.link for that add; unprotect makes editable copies."""
-    build(repo / "d", {"a.txt": b"alpha\n", "sub/b.txt": b"beta\n"})
+    build(repo / "d", {"a.txt": b"alpha\n" * 30000, "sub/b.txt": b"beta\n" * 30000, "small.txt": b"packed\n"})
     mlvc("add", "--link", link, "d")
     _assert_links(repo, repo / "d", link)
     before = cache_objects(repo)
@@ -153,13 +167,14 @@ def test_add_link_option_and_unprotect(repo: Path, mlvc, link: str) -> None:
 def test_reflink_falls_back_to_copy(repo: Path, mlvc) -> None:
     """On a filesystem without reflinks (ext4, tmpfs) `reflink` stores a copy: editing cannot touch the cache."""
     set_link(repo, "reflink")
-    (repo / "f.bin").write_bytes(b"original bytes")
+    original = b"original bytes" * 20000  # over packs.SMALL: a loose object
+    (repo / "f.bin").write_bytes(original)
     mlvc("add", "f.bin")
     h = pointer_hash(repo, "f.bin")
     assert (repo / "f.bin").stat().st_ino != object_path(repo, h).stat().st_ino
     with open(repo / "f.bin", "r+b") as f:  # in place, without unprotect
         f.write(b"X")
-    assert object_path(repo, h).read_bytes() == b"original bytes"
+    assert object_path(repo, h).read_bytes() == original
     assert not corrupt_objects(repo)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import re
 import stat
+import struct
 from pathlib import Path
 
-from mlvc.hashing import hash_file
+from mlvc.hashing import hash_bytes
 
 # A spec maps a relative path to bytes (a file), to (bytes, True) (an executable file),
 # or to None (an empty folder).
@@ -81,7 +82,8 @@ def set_option(repo: Path, section: str, key: str, value: str) -> None:
         parser.write(f)
 
 
-def cache_objects(repo: Path) -> set[str]:
+def loose_objects(repo: Path) -> set[str]:
+    """Objects stored as their own file (.mlvc/cache/ab/cdef...)."""
     root = repo / ".mlvc" / "cache"
     found = set()
     if not root.is_dir():
@@ -92,15 +94,55 @@ def cache_objects(repo: Path) -> set[str]:
     return found
 
 
+def packed_objects(repo: Path) -> dict[str, tuple[Path, int, int]]:
+    """Objects in packs: hash -> (pack file, offset, size), read from the .idx files here (the format
+    of docs/formats.md, independently of mlvc's reader). A .pack without its .idx lists nothing."""
+    folder = repo / ".mlvc" / "cache" / "packs"
+    found: dict[str, tuple[Path, int, int]] = {}
+    if not folder.is_dir():
+        return found
+    for idx in folder.glob("*.idx"):
+        if ".mlvc-tmp-" in idx.name:
+            continue
+        data = idx.read_bytes()
+        magic, version, count = struct.unpack_from("<8sII", data)
+        assert (magic, version, len(data)) == (b"MLVCPIDX", 1, 16 + 32 * count), idx
+        for raw, off, size in struct.iter_unpack("<16sQQ", data[16:]):
+            found[raw.hex()] = (idx.with_suffix(".pack"), off, size)
+    return found
+
+
+def cache_objects(repo: Path) -> set[str]:
+    """Every object in the local cache, loose or packed."""
+    return loose_objects(repo) | set(packed_objects(repo))
+
+
+def object_bytes(repo: Path, h: str, packed: dict[str, tuple[Path, int, int]] | None = None) -> bytes:
+    """The bytes of object `h`, loose or packed (`packed`: packed_objects(repo), if at hand)."""
+    where = (packed_objects(repo) if packed is None else packed).get(h)
+    if where is None:
+        return object_path(repo, h).read_bytes()
+    pack, off, size = where
+    with open(pack, "rb") as f:
+        f.seek(off)
+        return f.read(size)
+
+
 def corrupt_objects(repo: Path) -> list[str]:
     """Objects whose bytes no longer hash to their name (checked here, independently of mlvc verify)."""
-    root = repo / ".mlvc" / "cache"
-    return sorted(h for h in cache_objects(repo) if hash_file(root / h[:2] / h[2:]) != h)
+    packed = packed_objects(repo)
+    return sorted(h for h in loose_objects(repo) | set(packed) if hash_bytes(object_bytes(repo, h, packed)) != h)
 
 
 def tmp_leftovers(repo: Path) -> list[str]:
+    """Temp files of interrupted writes, and packs that never got their index."""
     root = repo / ".mlvc" / "cache"
-    return [os.path.join(d, f) for d, _, files in os.walk(root) for f in files if ".mlvc-tmp-" in f]
+    found = [os.path.join(d, f) for d, _, files in os.walk(root) for f in files if ".mlvc-tmp-" in f]
+    packs = root / "packs"
+    if packs.is_dir():
+        unindexed = [p for p in packs.glob("*.pack") if not p.with_suffix(".idx").exists()]
+        found += [str(p) for p in unindexed if ".mlvc-tmp-" not in p.name]
+    return found
 
 
 def object_path(repo: Path, h: str) -> Path:

@@ -19,7 +19,10 @@ def verify(as_json: bool = common.JsonOpt) -> None:
     if as_json:
         common.emit_json(result.to_dict())
     else:
-        common.out(f"checked {common.plural(result.checked, 'object')}: {len(result.corrupt)} corrupt")
+        common.out(
+            f"checked {common.plural(result.checked, 'object')}: {len(result.corrupt)} corrupt"
+            + (f", removed {result.temp_files} leftover temp files" if result.temp_files else "")
+        )
         for h in result.corrupt:
             common.out(f"  corrupt: {h} (moved to {result.quarantine_dir}/; `mlvc pull` fetches it again)")
     if result.corrupt:

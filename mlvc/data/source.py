@@ -106,6 +106,8 @@ def _cached(repo, name: str, h: str, size: int, where: str) -> DataFile:
     if not repo.objects.has(h):
         raise ObjectMissingError(h, f"{name} {where}")
     fmt, compression = format_of(name)
+    if repo.objects.is_packed(h):  # a small object has no file of its own: hand over its bytes
+        return DataFile(name, fmt, compression, data=repo.objects.read(h), size=size)
     return DataFile(name, fmt, compression, path=repo.objects.path(h), size=size)
 
 

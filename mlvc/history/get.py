@@ -36,7 +36,7 @@ def get(snap, rel: str, dest: str, force: bool = False) -> tuple[str, int, int]:
             for sub, entry in files:
                 path = os.path.join(tmp, *sub.split("/"))
                 os.makedirs(os.path.dirname(path), exist_ok=True)
-                links.place(objects.path(entry.hash), path, "copy", 0o755 if entry.executable else 0o644)
+                objects.place(entry.hash, path, "copy", 0o755 if entry.executable else 0o644)
             kind, count, size = "folder", len(files), sum(e.size for _, e in files)
         elif ref is not None:
             objects = snap.repo.objects
@@ -44,7 +44,7 @@ def get(snap, rel: str, dest: str, force: bool = False) -> tuple[str, int, int]:
                 from mlvc.errors import ObjectMissingError
 
                 raise ObjectMissingError(ref.hash, f"{rel} at {snap.rev}")
-            links.place(objects.path(ref.hash), tmp, "copy", 0o644)
+            objects.place(ref.hash, tmp, "copy", 0o644)
             kind, count, size = "file", 1, ref.size
         elif snap.is_file(rel):
             links.write_bytes_atomic(tmp, snap.read_file(rel))

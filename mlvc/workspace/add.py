@@ -12,7 +12,7 @@ from mlvc.pointer import Pointer, Ref
 from mlvc.progress import NULL, Progress
 from mlvc.workspace import tracked
 from mlvc.workspace.link import link_node
-from mlvc.workspace.scan import Scanner
+from mlvc.workspace.scan import DirNode, FileNode, Scanner
 
 
 @dataclass
@@ -52,25 +52,28 @@ def add(repo, rels: list[str], progress: Progress = NULL, link_type: str | None 
     for rel in rels:
         check_addable(repo, rel)
     scanner = Scanner(repo, store=True, link_type=link_type, progress=progress)
-    results = []
+    results = _store(repo, scanner, rels)
     for rel in rels:
-        results.append(_record(repo, scanner, rel))
         tracked.gitignore_add(repo.root, rel)
     return results
 
 
 def commit(repo, ptrs: list[Pointer], progress: Progress = NULL) -> list[AddResult]:
-    scanner = Scanner(repo, store=True, progress=progress)
-    results = []
     for ptr in ptrs:
         if not os.path.lexists(repo.abs(ptr.path)):
             raise PathError(f"{ptr.path}: is missing from the workspace; `mlvc checkout {ptr.path}` restores it")
-        results.append(_record(repo, scanner, ptr.path))
-    return results
+    return _store(repo, Scanner(repo, store=True, progress=progress), [p.path for p in ptrs])
 
 
-def _record(repo, scanner: Scanner, rel: str) -> AddResult:
-    ref, node = scanner.scan(rel)
+def _store(repo, scanner: Scanner, rels: list[str]) -> list[AddResult]:
+    """Scan every path into the cache (small files of all of them into one pack), then record them:
+    a pointer is written only once the pack holding its objects is committed."""
+    with scanner.one_pack():
+        scanned = [(rel, *scanner.scan(rel)) for rel in rels]
+    return [_record(repo, scanner, rel, ref, node) for rel, ref, node in scanned]
+
+
+def _record(repo, scanner: Scanner, rel: str, ref: Ref, node: FileNode | DirNode) -> AddResult:
     link_node(repo, node, scanner.link_type)
     ptr_rel = pointers.pointer_path_for(rel)
     old = None
