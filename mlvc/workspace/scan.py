@@ -280,8 +280,6 @@ class Scanner:
                 linked = self.objects.add_file(f.abspath, h, self.link_type)
                 after = os.stat(f.abspath)
                 f.linked = linked and self.link_type == "hardlink"
-                if f.linked:
-                    f.st = after  # the same inode, now read-only: its folder is signed again (_resolve)
         except FileNotFoundError:
             raise FileChangedError(f"{f.rel}: file disappeared while it was being hashed; rerun") from None
         if (after.st_size, after.st_mtime_ns) != (size, f.st.st_mtime_ns):
@@ -290,6 +288,8 @@ class Scanner:
             raise FileChangedError(
                 f"{f.rel}: file changed while it was being hashed; rerun when it is no longer written to"
             )
+        if f.linked:
+            f.st = after  # the same inode, now read-only: its folder is signed again (_resolve)
         return h
 
     def _packer(self) -> packs.PackWriter:
