@@ -90,6 +90,18 @@ class StatCache:
             row = self.db.execute("SELECT hash FROM trees WHERE sig = ?", (sig,)).fetchone()
         return row[0] if row else None
 
+    def lookup_trees(self, sigs: list[str]) -> dict[str, str]:
+        """signature -> value for those of `sigs` that were recorded (one query per 900)."""
+        found: dict[str, str] = {}
+        for i in range(0, len(sigs), 900):  # SQLite's host-parameter limit
+            batch = sigs[i : i + 900]
+            with self._guard:
+                rows = self.db.execute(
+                    f"SELECT sig, hash FROM trees WHERE sig IN ({','.join('?' * len(batch))})", batch
+                ).fetchall()
+            found.update(rows)
+        return found
+
     def record_tree(self, sig: str, h: str) -> None:
         self._pending_trees.append((sig, h))
 

@@ -3,6 +3,7 @@ and piped output carries no progress-bar escape codes."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -10,9 +11,10 @@ from pathlib import Path
 import pytest
 from wshelpers import build
 
+from mlvc.errors import PathError
 from mlvc.repo import Repo
 from mlvc.tree import Tree
-from mlvc.workspace import scan, tracked
+from mlvc.workspace import scan, tracked, walk
 from mlvc.workspace import status as status_mod
 
 SPEC = {f"sub{d}/f{i}.txt": f"{d}/{i}\n".encode() for d in range(3) for i in range(40)}
@@ -148,3 +150,177 @@ def test_a_corrupt_stat_cache_is_rebuilt(repo: Path, mlvc) -> None:
     assert "data/a" in mlvc("status").stdout
     mlvc("commit")
     assert "unchanged  data" in mlvc("status").stdout
+
+
+# -- the walk: dir_fd-relative stats, listing signatures, and the walk shared with a forked child --
+WIDE = {f"d{d}/f{i}.txt": f"{d}/{i}\n".encode() for d in range(6) for i in range(30)}
+WIDE.update({"top.txt": b"top\n", "d0/deep/er/x.bin": b"x\n", "d5/run.sh": (b"#!/bin/sh\n", True)})
+
+
+def _repo(root: Path) -> Repo:
+    return Repo.find(str(root))
+
+
+def _tree_shape(node) -> list[tuple[str, str, list[tuple[str, int, int, int, int]]]]:
+    """Every folder's rel, signature and files (name, mode, inode, size, mtime_ns)."""
+    return [
+        (d.rel, d.sig, [(f.name, f.st.st_mode, f.st.st_ino, f.st.st_size, f.st.st_mtime_ns) for f in d.files])
+        for d in node.iter_dirs()
+    ]
+
+
+@pytest.fixture
+def forks(monkeypatch):
+    """Force the two-process walk for every status of this test, and count the forks it makes
+    (the real os.fork runs; the count is taken in the parent)."""
+    monkeypatch.setenv("MLVC_WALK_FORK_MIN_FILES", "1")
+    made = []
+    real_fork = os.fork
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            made.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return made
+
+
+def test_forked_walk_gives_the_same_listing_and_signatures(repo: Path, mlvc, forks) -> None:
+    build(repo / "data", WIDE)
+    (repo / "data/.hidden").write_bytes(b"dot files are data too\n")
+    (repo / "data/d1/.x.mlvc-tmp-123").write_bytes(b"a temp file of mlvc: never data")
+    r = _repo(repo)
+    try:
+        rules = walk.IgnoreRules.for_dir(r.root, "", walk.MLVCIGNORE)
+        plain = walk.walk(r.root, r.abs("data"), "data", "data", rules)
+        split = walk.walk_split(r.root, r.abs("data"), "data", "data", rules)
+        assert len(forks) == 1
+        assert _tree_shape(split) == _tree_shape(plain)
+        names = {f.rel for d in plain.iter_dirs() for f in d.files}
+        assert "data/.hidden" in names and not any("mlvc-tmp" in n for n in names)
+        assert len(names) == len(WIDE) + 1
+        # narrow folders are walked down to where the tree widens: a chain of single folders
+        # (one split, in c), and two folders of unequal sizes (each one split)
+        build(repo / "chain", {f"a/b/c/f{i}": b"%d" % i for i in range(9)})
+        build(repo / "chain/a/b/c", {"big/x": b"x", "small/y": b"y", "top": b"t"})
+        plain = walk.walk(r.root, r.abs("chain"), "chain", "chain", rules)
+        split = walk.walk_split(r.root, r.abs("chain"), "chain", "chain", rules)
+        assert len(forks) == 2 and _tree_shape(split) == _tree_shape(plain)
+        uneven = {f"train/f{i}": b"%d" % i for i in range(40)}
+        build(repo / "uneven", {**uneven, **{f"test/f{i}": b"t" for i in range(4)}})
+        plain = walk.walk(r.root, r.abs("uneven"), "uneven", "uneven", rules)
+        split = walk.walk_split(r.root, r.abs("uneven"), "uneven", "uneven", rules)
+        assert len(forks) == 2 + 2 and _tree_shape(split) == _tree_shape(plain)
+    finally:
+        r.close()
+
+
+def test_forked_status_sees_every_kind_of_change(repo: Path, mlvc, counters, forks) -> None:
+    build(repo / "data", WIDE)
+    mlvc("add", "data")
+    assert _status(repo) == {"data": "unchanged"}
+    assert forks or walk.usable_cpus() == 1, "the status walk must have been shared with a child"
+    assert counters["files"] == [] and counters["trees"] == 0
+
+    def changed_once(change) -> None:
+        change()
+        assert _status(repo) == {"data": "modified"}, change.__name__
+        mlvc("commit")  # record it: the next change starts from a clean state
+        assert _status(repo) == {"data": "unchanged"}, change.__name__
+
+    def in_place_same_size():
+        (repo / "data/d3/f4.txt").write_bytes(b"3/X\n")
+
+    def touched_only():  # same bytes: hashed again, no change reported
+        os.utime(repo / "data/d2/f2.txt", ns=(1, 1_000_000_000))
+
+    def new_file():
+        (repo / "data/d4/new.txt").write_bytes(b"new")
+
+    def deleted_file():
+        (repo / "data/d1/f1.txt").unlink()
+
+    def exec_bit():
+        (repo / "data/d0/f0.txt").chmod(0o755)
+
+    def file_becomes_folder():
+        (repo / "data/top.txt").unlink()
+        (repo / "data/top.txt").mkdir()
+        (repo / "data/top.txt/inner").write_bytes(b"inner")
+
+    def folder_becomes_file():
+        import shutil
+
+        shutil.rmtree(repo / "data/d0/deep")
+        (repo / "data/d0/deep").write_bytes(b"a file now")
+
+    for change in (in_place_same_size, new_file, deleted_file, exec_bit, file_becomes_folder, folder_becomes_file):
+        changed_once(change)
+    counters["files"].clear()
+    touched_only()
+    assert _status(repo) == {"data": "unchanged"}
+    assert counters["files"] == ["f2.txt"], "a touched file is hashed again, nothing else"
+    # the command line takes the same path (MLVC_WALK_FORK_MIN_FILES is inherited)
+    (repo / "data/d5/f9.txt").write_bytes(b"changed on the command line")
+    out = json.loads(mlvc("status", "--json").stdout)["paths"][0]
+    assert out["state"] == "modified" and [c["path"] for c in out["changes"]] == ["data/d5/f9.txt"]
+
+
+def test_forked_status_still_rejects_broken_links_and_loops_and_honours_ignores(repo: Path, mlvc, forks) -> None:
+    build(repo / "data", WIDE)
+    (repo / "data/.mlvcignore").write_text("*.log\n")
+    (repo / "data/d4/noise.log").write_bytes(b"ignored")
+    mlvc("add", "data")
+    (repo / "data/d4/noise.log").write_bytes(b"ignored, changed")
+    assert _status(repo) == {"data": "unchanged"}
+    # An error in either half of the listing (every folder d0..d5, so both halves) is the same
+    # error: a child that fails exits, and the parent walks its half again and raises.
+    for d in range(6):
+        os.symlink("nowhere", repo / f"data/d{d}/broken")
+        with pytest.raises(PathError, match="broken symbolic link"):
+            _status(repo)
+        os.unlink(repo / f"data/d{d}/broken")
+        os.symlink("..", repo / f"data/d{d}/loop")
+        with pytest.raises(PathError, match="a loop"):
+            _status(repo)
+        os.unlink(repo / f"data/d{d}/loop")
+    os.symlink("nowhere", repo / "data/d3/broken")
+    r = mlvc("status", check=False)
+    assert r.returncode == 1 and "broken symbolic link" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    os.unlink(repo / "data/d3/broken")
+    assert _status(repo) == {"data": "unchanged"}
+    # a symbolic link to a folder outside is followed, as before
+    build(repo / "elsewhere", {"e.txt": b"e"})
+    os.symlink(repo / "elsewhere", repo / "data/d2/linked")
+    assert _status(repo) == {"data": "modified"}
+
+
+def test_a_same_size_rewrite_right_after_a_status_is_seen(repo: Path, mlvc, forks) -> None:
+    """Racy-clean: a status records each folder's signature; a same-size rewrite in the same clock
+    tick right after it must still change that signature (multigrain mtimes, see statcache)."""
+    build(repo / "data", WIDE)
+    mlvc("add", "data")
+    for i in range(5):
+        assert _status(repo) == {"data": "unchanged" if i == 0 else "modified"}
+        (repo / "data/d1/f3.txt").write_bytes(b"%d/X\n" % i)  # 4 bytes, as before
+    assert _status(repo) == {"data": "modified"}
+
+
+def test_only_big_trees_in_a_single_thread_fork(monkeypatch) -> None:
+    import threading
+
+    monkeypatch.delenv("MLVC_WALK_FORK_MIN_FILES", raising=False)
+    assert not walk.should_fork(0) and not walk.should_fork(walk.FORK_MIN_FILES - 1)
+    assert walk.should_fork(walk.FORK_MIN_FILES) == (walk.usable_cpus() > 1)
+    monkeypatch.setenv("MLVC_WALK_FORK_MIN_FILES", "10")
+    assert walk.should_fork(10) == (walk.usable_cpus() > 1)
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert not walk.should_fork(10**9), "never fork a process that runs other threads"
+    finally:
+        stop.set()
+        t.join()

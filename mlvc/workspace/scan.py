@@ -25,7 +25,7 @@ from mlvc.parallel import in_batches
 from mlvc.pointer import Ref
 from mlvc.progress import NULL, Progress
 from mlvc.tree import FILE, TREE, Entry, Tree, serialize_rows
-from mlvc.workspace.walk import DirNode, walk
+from mlvc.workspace.walk import DirNode, FileStat, resign, should_fork, walk, walk_split
 
 __all__ = ["DirNode", "FileNode", "Scanner"]
 
@@ -42,7 +42,7 @@ class FileNode:
     name: str
     abspath: str
     rel: str
-    st: os.stat_result
+    st: os.stat_result | FileStat  # FileStat: made by a walk (mlvc.workspace.walk)
     hash: str | None = None
     linked: bool = False  # add made this very inode the cache object (hardlink): nothing left to link
 
@@ -77,13 +77,15 @@ class Scanner:
         self._held = 0
 
     # -- public ---------------------------------------------------------------
-    def scan(self, rel: str) -> tuple[Ref, FileNode | DirNode]:
+    def scan(self, rel: str, expect_files: int = 0) -> tuple[Ref, FileNode | DirNode]:
         """Hash (and with store=True, store) the file or folder at repo-relative `rel`.
 
         Its packed objects are committed when it returns, unless inside `one_pack()`.
+        `expect_files`: how many files the caller expects there (a pointer's count); from
+        walk.FORK_MIN_FILES on, the folder is walked by two processes.
         """
         try:
-            return self._scan(rel)
+            return self._scan(rel, expect_files)
         finally:
             if not self._held:
                 self.commit()
@@ -113,7 +115,7 @@ class Scanner:
                 self._pack.discard()  # nothing of it was visible: leave no temp file behind
             raise
 
-    def _scan(self, rel: str) -> tuple[Ref, FileNode | DirNode]:
+    def _scan(self, rel: str, expect_files: int = 0) -> tuple[Ref, FileNode | DirNode]:
         abspath = self.repo.abs(rel)
         try:
             st = os.stat(abspath)
@@ -122,7 +124,8 @@ class Scanner:
         if stat_mod.S_ISDIR(st.st_mode):
             parent = os.path.dirname(rel)
             rules = IgnoreRules.for_dir(self.repo.root, parent, MLVCIGNORE)
-            node = walk(self.repo.root, abspath, rel, os.path.basename(rel), rules)
+            walker = walk_split if should_fork(expect_files) else walk
+            node = walker(self.repo.root, abspath, rel, os.path.basename(rel), rules)
             self._resolve(node)
             self.stats.flush()
             return Ref(node.hash or "", TREE, node.size, node.nfiles), node
@@ -147,8 +150,10 @@ class Scanner:
     def _resolve(self, root: DirNode) -> None:
         """Give every folder under `root` its hash, size and file count; store when asked."""
         pending: list[DirNode] = []
-        for d in root.iter_dirs():  # children before parents
-            cached = self.stats.lookup_tree(d.sig)
+        dirs = list(root.iter_dirs())  # children before parents
+        known = self.stats.lookup_trees([d.sig for d in dirs])
+        for d in dirs:
+            cached = known.get(d.sig)
             if cached is not None:
                 h, size, nfiles = _unpack(cached)
                 if not self.store or self.objects.has(h):
@@ -161,9 +166,16 @@ class Scanner:
         self._hash_files([f for d in pending for f in d.files])
         if self.store:
             self.commit()  # the trees below list these files: their objects must be visible first
-        for d in root.iter_dirs():
+        resigned: set[int] = set()
+        for d in dirs:
             if id(d) not in pending_ids:
                 continue
+            if self.store:
+                # A file made its own cache object changed mode: sign the folder as a walk sees it now.
+                changed = {f.name: f.st for f in d.files if f.linked}
+                if changed or any(id(c) in resigned for c in d.dirs):
+                    resign(d, changed)
+                    resigned.add(id(d))
             # The tree's bytes straight from the nodes (no Entry objects: a status only needs the
             # hash); build_tree() makes the Tree itself if a diff or checkout asks for it.
             rows: list[list[object]] = [
@@ -276,6 +288,8 @@ class Scanner:
             raise FileChangedError(
                 f"{f.rel}: file changed while it was being hashed; rerun when it is no longer written to"
             )
+        if f.linked:
+            f.st = after  # the same inode, now read-only: its folder is signed again (_resolve)
         return h
 
     def _packer(self) -> packs.PackWriter:

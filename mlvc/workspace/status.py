@@ -49,7 +49,7 @@ def path_status(repo, scanner: Scanner, ptr: Pointer) -> PathStatus:
     in_cache = repo.objects.has(ref.hash)
     if not os.path.lexists(repo.abs(ptr.path)):
         return PathStatus(ptr.path, DELETED, in_cache=in_cache)
-    current, node = scanner.scan(ptr.path)
+    current, node = scanner.scan(ptr.path, expect_files=ref.files)
     if current.hash == ref.hash:
         return PathStatus(ptr.path, UNCHANGED, in_cache=in_cache)
     changes: list[Change] = []

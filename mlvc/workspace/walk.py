@@ -1,18 +1,24 @@
 """List a folder the way the scanner sees it: one stat per entry, nothing read or hashed.
 
-`walk` gives a folder's DirNode tree with its listing signature (names, inode/size/mtime_ns/x-bit
+`walk` gives a folder's DirNode tree with its listing signature (names, mode/inode/size/mtime_ns
 of each file, the subfolders' signatures): the stat cache maps a signature to the folder's tree
 hash (mlvc.workspace.scan), and the no-op repro memo compares signatures (mlvc.pipeline.noop).
 Kept apart from the scanner, with no dataclasses, so that memo's check imports only this.
+
+A big tree (a status of a pointer with >= FORK_MIN_FILES files, see `should_fork`) is walked by
+two processes with `walk_split`: the stat calls are the whole cost. Both walks give the same
+signatures.
 """
 
 from __future__ import annotations
 
+import marshal
 import os
-from array import array
-from operator import attrgetter
-from stat import S_ISDIR, S_ISREG
-from typing import TYPE_CHECKING
+import threading
+from functools import partial
+from operator import attrgetter, itemgetter
+from stat import S_ISDIR, S_ISLNK, S_ISREG
+from typing import TYPE_CHECKING, NamedTuple
 
 from xxhash import xxh3_128_hexdigest
 
@@ -24,15 +30,27 @@ if TYPE_CHECKING:
     from mlvc.tree import Entry, Tree
     from mlvc.workspace.scan import FileNode
 
-_entry_name = attrgetter("name")
-_U64 = (1 << 64) - 1
+# Walk in two processes from this many files on (the pointer's count); MLVC_WALK_FORK_MIN_FILES
+# overrides it (tests force the forked walk on small trees with 1).
+FORK_MIN_FILES = 20_000
+SPLIT_MIN_ENTRIES = 4
+
+
+class FileStat(NamedTuple):
+    """What the scanner keeps of a file's stat: the stat cache key and the executable bit."""
+
+    st_mode: int
+    st_ino: int
+    st_size: int
+    st_mtime_ns: int
 
 
 class DirNode:
     """A scanned folder. Its FileNodes are made on first use of `files`: a folder whose listing
-    signature is in the stat cache (every folder of a no-op status) never needs them."""
+    signature is in the stat cache (every folder of a no-op status) never needs them; until then
+    it keeps its file names NUL-joined and their stat keys as the marshal bytes of its signature."""
 
-    __slots__ = ("name", "abspath", "rel", "dirs", "sig", "hash", "size", "nfiles", "tree", "_files", "_listed")
+    __slots__ = ("name", "abspath", "rel", "dirs", "sig", "hash", "size", "nfiles", "tree", "_files", "_names", "_keys")
 
     def __init__(
         self,
@@ -52,18 +70,20 @@ class DirNode:
         self.nfiles = 0
         self.tree: Tree | None = None
         self._files: list[FileNode] | None = [] if files is None else files
-        self._listed: tuple[list[str], list[os.stat_result]] | None = None
+        self._names = ""
+        self._keys = b""
 
     @property
     def files(self) -> list[FileNode]:
         if self._files is None:
             from mlvc.workspace.scan import FileNode
 
-            assert self._listed is not None
-            names, stats = self._listed
-            base, rel, sep = self.abspath, self.rel, os.sep
-            self._files = [FileNode(n, f"{base}{sep}{n}", f"{rel}/{n}", st) for n, st in zip(names, stats, strict=True)]
-            self._listed = None
+            names = self._names.split("\0") if self._names else []
+            keys = marshal.loads(self._keys)
+            base, rel, sep, make = self.abspath, self.rel, os.sep, FileStat._make
+            files = [FileNode(n, f"{base}{sep}{n}", f"{rel}/{n}", make(k)) for n, k in zip(names, keys, strict=True)]
+            files.sort(key=_node_name)
+            self._files = files  # _names and _keys stay: `resign` may need them
         return self._files
 
     def entry(self) -> Entry:
@@ -85,57 +105,244 @@ def folder_signature(root: str, rel: str) -> str:
     return walk(root, os.path.join(root, rel.replace("/", os.sep)), rel, os.path.basename(rel), rules).sig
 
 
-def walk(root: str, abspath: str, rel: str, name: str, rules: IgnoreRules) -> DirNode:
-    """Folder `rel` of the repository at `root`, listed (not hashed), with its listing signature."""
-    # The hot loop of a no-op status: one stat per entry and as little Python per file as can be.
-    node = DirNode(name, abspath, rel)
-    rules = rules.enter(root, rel)
-    ignored = rules.is_ignored if rules.layers else None
+def should_fork(expect_files: int) -> bool:
+    """Share the walk with a forked child? Only for big trees (a fork costs ~1-3 ms), where this
+    process may use 2+ CPUs, and never from a process running other threads (a child of a
+    threaded process may inherit locks held by threads that do not exist in it)."""
+    if not expect_files or not hasattr(os, "fork"):
+        return False
     try:
-        with os.scandir(abspath) as it:
-            entries = sorted(it, key=_entry_name)
+        least = int(os.environ.get("MLVC_WALK_FORK_MIN_FILES") or FORK_MIN_FILES)
+    except ValueError:
+        least = FORK_MIN_FILES
+    return expect_files >= least and usable_cpus() > 1 and threading.active_count() == 1
+
+
+# The hot loop of a no-op status: one stat per entry, relative to the open folder (no path lookup
+# from the root), and as little Python per file as can be: a folder of plain files is one list
+# comprehension of stats, one tuple per file and one marshal call for its signature.
+def walk(root: str, abspath: str, rel: str, name: str, rules: IgnoreRules, parent_fd: int | None = None) -> DirNode:
+    """Folder `rel` of the repository at `root`, listed (not hashed), with its listing signature."""
+    fd = _open_dir(abspath, rel, name, parent_fd)
+    try:
+        names = os.listdir(fd)
+        if MLVCIGNORE in names:
+            rules = rules.enter(root, rel)
+        files, keys, dirs = _entries(root, fd, abspath, rel, names, rules, walk)
+    finally:
+        os.close(fd)
+    return _finish(DirNode(name, abspath, rel), files, keys, dirs)
+
+
+def walk_split(
+    root: str, abspath: str, rel: str, name: str, rules: IgnoreRules, parent_fd: int | None = None
+) -> DirNode:
+    """`walk` with the stat work shared by two processes (a big tree on 2+ CPUs).
+
+    A folder with SPLIT_MIN_ENTRIES entries or more is split in two halves of its listing; a
+    forked child stats its half (and walks the subfolders in it) and sends back names, stat
+    keys and folder signatures through a pipe. A narrower folder is walked here and each of
+    its subfolders split in turn (a chain of single folders; train/ + test/ of unequal sizes).
+    The child only lists and stats (no SQLite, no output) and always leaves by `os._exit`; on
+    any failure of the child the parent does its half. Halves in listing order, joined in
+    order: the signatures equal those of `walk`.
+    """
+    fd = _open_dir(abspath, rel, name, parent_fd)
+    try:
+        names = os.listdir(fd)
+        if MLVCIGNORE in names:
+            rules = rules.enter(root, rel)
+        if len(names) < SPLIT_MIN_ENTRIES:  # go down to where the tree widens
+            files, keys, dirs = _entries(root, fd, abspath, rel, names, rules, walk_split)
+        else:
+            half = len(names) // 2
+            files, keys, dirs = _entries_forked(root, fd, abspath, rel, names[:half], names[half:], rules)
+    finally:
+        os.close(fd)
+    return _finish(DirNode(name, abspath, rel), files, keys, dirs)
+
+
+def _open_dir(abspath: str, rel: str, name: str, parent_fd: int | None) -> int:
+    try:
+        # Relative to the parent's fd; like a reader of the data, this follows a symbolic link.
+        return os.open(abspath if parent_fd is None else name, _DIR_FLAGS, dir_fd=parent_fd)
     except PermissionError:
         raise PathError(f"{rel}: permission denied") from None
-    names: list[str] = []
-    stats: list[os.stat_result] = []
-    dir_parts: list[str] = []
-    for e in entries:
-        n = e.name
+
+
+def _entries(
+    root: str, fd: int, abspath: str, rel: str, names: list[str], rules: IgnoreRules, walker=walk
+) -> tuple[list[str], list[tuple[int, int, int, int]], list[DirNode]]:
+    """Stat `names` in the folder open as `fd`: its regular files (names and stat keys, in
+    listing order) and its subfolders, walked with `walker`."""
+    ignored = rules.is_ignored if rules.layers else None
+    keys: list[tuple[int, int, int, int]] | None = None
+    if ignored is None and not _has_dotted(names):
+        try:
+            keys = list(map(_KEY, map(partial(os.stat, dir_fd=fd), names)))
+        except OSError:
+            keys = None  # vanished or broken entry: the per-entry loop below says which
+        else:
+            if all(map(S_ISREG, map(_MODE, keys))):
+                return names, keys, []
+    # Per entry: dot names, ignore rules, subfolders, symbolic links, vanished entries.
+    files: list[str] = []
+    fkeys: list[tuple[int, int, int, int]] = []
+    dirs: list[DirNode] = []
+    for i, n in enumerate(names):
         if n[0] == "." and (TMP_MARK in n or n == ".git"):
             continue
-        try:
-            st = e.stat()  # follows symlinks, like a reader of the data would
-        except FileNotFoundError:
-            if e.is_symlink():
-                raise PathError(f"{rel}/{n}: broken symbolic link") from None
-            continue  # vanished between listing and stat
-        mode = st.st_mode
+        if keys is not None:
+            key = keys[i]
+        else:
+            try:
+                key = _KEY(os.stat(n, dir_fd=fd))  # follows symlinks, like a reader of the data would
+            except FileNotFoundError:
+                if _is_link(n, fd):
+                    raise PathError(f"{rel}/{n}: broken symbolic link") from None
+                continue  # vanished between listing and stat
+        mode = key[0]
         if S_ISREG(mode):
             if ignored is not None and ignored(f"{rel}/{n}", False):
                 continue
-            names.append(n)
-            stats.append(st)
+            files.append(n)
+            fkeys.append(key)
         elif S_ISDIR(mode):
             child_rel = f"{rel}/{n}"
             if ignored is not None and ignored(child_rel, True):
                 continue
-            if e.is_symlink() and _is_ancestor(os.path.realpath(e.path), os.path.realpath(abspath)):
+            child_abs = f"{abspath}{os.sep}{n}"
+            if _is_link(n, fd) and _is_ancestor(os.path.realpath(child_abs), os.path.realpath(abspath)):
                 raise PathError(f"{child_rel}: symbolic link to one of its own parent folders (a loop)")
-            child = walk(root, e.path, child_rel, n, rules)
-            node.dirs.append(child)
-            dir_parts.append(f"{n}\0{child.sig}\n")
+            dirs.append(walker(root, child_abs, child_rel, n, rules, fd))
+    return files, fkeys, dirs
+
+
+def _entries_forked(root: str, fd: int, abspath: str, rel: str, mine: list[str], theirs: list[str], rules):
+    try:
+        r, w = os.pipe()
+    except OSError:
+        r = w = -1
+    pid = -1
+    if r >= 0:
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(r)
+            os.close(w)
+            r = -1
+    if pid == 0:  # the child
+        code = 1
+        try:
+            os.close(r)
+            files, keys, dirs = _entries(root, fd, abspath, rel, theirs, rules)
+            data = marshal.dumps((files, keys, [_encode(d) for d in dirs]))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(w, view) :]
+            code = 0
+        except BaseException:  # noqa: BLE001, S110 - the parent redoes this half
+            pass
+        finally:
+            os._exit(code)
+    if pid < 0:  # no child: all in this process
+        return _entries(root, fd, abspath, rel, mine + theirs, rules)
+    os.close(w)
+    data = b""
+    try:
+        files, keys, dirs = _entries(root, fd, abspath, rel, mine, rules)
+        data = _read_all_fd(r)
+    finally:
+        os.close(r)  # a child still writing gets EPIPE and exits
+        _, code = os.waitpid(pid, 0)
+    if code == 0 and data:
+        try:
+            cfiles, ckeys, cdirs = marshal.loads(data)
+            return files + cfiles, keys + ckeys, dirs + [_decode(e, abspath, rel) for e in cdirs]
+        except (ValueError, EOFError, TypeError):
+            pass
+    cfiles, ckeys, cdirs_ = _entries(root, fd, abspath, rel, theirs, rules)
+    return files + cfiles, keys + ckeys, dirs + cdirs_
+
+
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+_KEY = attrgetter("st_mode", "st_ino", "st_size", "st_mtime_ns")  # the fields of FileStat
+_MODE = itemgetter(0)
+_node_name = attrgetter("name")
+_SIG_VERSION = b"2"
+
+
+def _finish(node: DirNode, files: list[str], keys: list[tuple[int, int, int, int]], dirs: list[DirNode]) -> DirNode:
+    """Give a walked folder its listing and its listing signature: the file names (in listing
+    order) with their mode, inode, size and mtime_ns, then each subfolder's name and signature.
+    Names hold no NUL and marshal (format 2: ints, tuples and lists only, no references) is
+    self-delimiting, so the parts cannot run into each other."""
+    dirs.sort(key=_node_name)
+    node.dirs = dirs
     node._files = None
-    node._listed = (names, stats)
-    # The listing signature: file names, then per file inode/size/mtime_ns/x-bit, then subfolders.
-    # Names hold no NUL, so the parts cannot run into each other.
-    numbers = array("Q")
-    add = numbers.extend
-    for st in stats:
-        add((st.st_ino, st.st_size, st.st_mtime_ns & _U64, st.st_mode & 0o111))
-    node.sig = xxh3_128_hexdigest(
-        b"%d\0%s\0%s\0%s" % (len(names), "\0".join(names).encode(), numbers.tobytes(), "".join(dir_parts).encode())
-    )
+    node._names, node._keys = "\0".join(files), marshal.dumps(keys, 2)
+    node.sig = _sign(node, len(files))
     return node
+
+
+def _sign(node: DirNode, nfiles: int) -> str:
+    sub = "".join([f"{d.name}\0{d.sig}\n" for d in node.dirs])
+    data = b"%s\0%d\0%s\0%s\0%s" % (_SIG_VERSION, nfiles, _utf8(node._names), node._keys, _utf8(sub))
+    return xxh3_128_hexdigest(data)
+
+
+def resign(node: DirNode, changed: dict[str, os.stat_result | FileStat]) -> None:
+    """Sign a walked folder again after the scanner changed it: `changed` maps a file name to its
+    stat now (an add by hardlink makes a file's own inode its read-only cache object: a new mode),
+    and its subfolders may have been signed again. The signature is then the one a walk gives."""
+    names = node._names.split("\0") if node._names else []
+    if changed:
+        keys = marshal.loads(node._keys)
+        keys = [_KEY(changed[n]) if n in changed else k for n, k in zip(names, keys, strict=True)]
+        node._keys = marshal.dumps(keys, 2)
+    node.sig = _sign(node, len(names))
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")  # a name that is not UTF-8 comes back as it was
+
+
+def _encode(node: DirNode) -> tuple:
+    """A walked folder as plain data for the pipe from the forked walker."""
+    return (node.name, node.sig, node._names, node._keys, [_encode(d) for d in node.dirs])
+
+
+def _decode(data: tuple, parent_abs: str, parent_rel: str) -> DirNode:
+    name, sig, names, keys, dirs = data
+    node = DirNode(name, f"{parent_abs}{os.sep}{name}", f"{parent_rel}/{name}")
+    node.sig, node._names, node._keys, node._files = sig, names, keys, None
+    node.dirs = [_decode(d, node.abspath, node.rel) for d in dirs]
+    return node
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the CPUs this process may run on (a cpuset, taskset)
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _has_dotted(names: list[str]) -> bool:
+    return "\0." in "\0" + "\0".join(names)
+
+
+def _is_link(name: str, dir_fd: int) -> bool:
+    try:
+        return S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _read_all_fd(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _is_ancestor(target: str, folder: str) -> bool:
