@@ -69,6 +69,10 @@ class Scanner:
         self.repo = repo
         self.store = store
         self.link_type = link_type or (repo.link_type if store else "copy")
+        # Small files go to a pack where the workspace keeps its own bytes anyway (copy, reflink).
+        # hardlink/symlink users chose links: each object stays loose and linked, so a checkout
+        # makes links, not new files, and nothing is stored twice.
+        self.packing = store and self.link_type in ("copy", "reflink")
         self.progress = progress
         self.jobs = jobs or int(repo.config.get("core", "jobs") or 0) or min(8, (os.cpu_count() or 1) * 2)
         self.stats = repo.stat_cache
@@ -209,13 +213,13 @@ class Scanner:
         verb = "Adding" if self.store else "Hashing"
         task = self.progress.task(f"{verb} {len(todo)} files", total, unit="bytes")
         try:
-            if self.store:
+            if self.packing:
                 # Small files go to the pack in this thread: threads only add GIL contention to a
                 # read + hash + append of a few KiB (measured slower here on 2 cores).
                 small = [f for f in todo if f.st.st_size <= packs.SMALL]
                 self._hash_batch(small, task)
                 rest = [f for f in todo if f.st.st_size > packs.SMALL]
-            elif len(todo) >= PARALLEL_MIN_FILES or total >= PARALLEL_MIN_BYTES and len(todo) > 1:
+            elif not self.store and (len(todo) >= PARALLEL_MIN_FILES or total >= PARALLEL_MIN_BYTES and len(todo) > 1):
                 rest = self._small_files_here(todo, task)
             else:
                 rest = todo
@@ -256,10 +260,9 @@ class Scanner:
         size = f.st.st_size
         linked = False
         try:
-            if size <= (packs.SMALL if self.store else BLOCK):
+            if (size <= packs.SMALL) if self.packing else (not self.store and size <= BLOCK):
                 # Small file: one read on a bare fd (about half the CPU of hash_file + stat, which
-                # counts with 50,000 files), hash the bytes; when storing, append them to the pack
-                # whatever the link type.
+                # counts with 50,000 files), hash the bytes; when packing, append them to the pack.
                 fd = os.open(f.abspath, os.O_RDONLY | _O_CLOEXEC)
                 try:
                     data = _read_all(fd, size)
@@ -267,7 +270,7 @@ class Scanner:
                     after = os.fstat(fd)  # after hashing too, as a change seen by the hash counts
                 finally:
                     os.close(fd)
-                if self.store and (after.st_size, after.st_mtime_ns) == (size, f.st.st_mtime_ns):
+                if self.packing and (after.st_size, after.st_mtime_ns) == (size, f.st.st_mtime_ns):
                     self._packer().add(h, data)
             elif not self.store:
                 h = hash_file(f.abspath)
