@@ -98,3 +98,9 @@ def docker_engine(tmp_path_factory) -> str:
 def engine_image(request) -> tuple[str, str]:
     """(engine, image) for each engine in turn: the same busybox image imported into both."""
     return request.getfixturevalue(f"{request.param}_engine"), IMAGE
+
+
+def default_sigint() -> None:
+    """`preexec_fn` for a child that a test interrupts with SIGINT, as Ctrl-C would: a shell runs
+    background jobs with SIGINT ignored, and a child would inherit that from a suite started so."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

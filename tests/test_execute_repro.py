@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from conftest import git
+from exechelpers import default_sigint
 
 
 def write_pipeline(repo: Path, stages: dict[str, dict]) -> None:
@@ -120,7 +121,8 @@ def test_ctrl_c_ends_running_stages_and_keeps_the_lock_consistent(repo):
         "long2": {"cmd": "'sleep 60 & echo $! > long2.pid; wait; touch long2.txt'", "outs": ["long2.txt"]},
     })
     proc = subprocess.Popen([sys.executable, "-m", "mlvc", "repro", "-j", "3"], cwd=repo,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            preexec_fn=default_sigint)
     pidfiles = [repo / "long1.pid", repo / "long2.pid"]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (

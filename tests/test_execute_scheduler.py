@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from exechelpers import default_sigint
 
 from mlvc.errors import CapacityError
 from mlvc.execute.base import Job, Resources
@@ -170,7 +171,7 @@ def run_script(tmp_path: Path, body: str, **kw) -> subprocess.Popen:
         """
     ) + textwrap.dedent(body)
     return subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, **kw)
+                            stderr=subprocess.PIPE, preexec_fn=default_sigint, **kw)
 
 
 def test_parallel_output_is_whole_prefixed_lines_and_logged(tmp_path):

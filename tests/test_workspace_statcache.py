@@ -184,6 +184,10 @@ def forks(monkeypatch):
         return pid
 
     monkeypatch.setattr(os, "fork", fork)
+    # The walk never forks a process that runs other threads; this pytest process may still hold
+    # threads of earlier tests (server log readers, pools) that take no lock the child needs: the
+    # child only stats, lists and writes to its pipe.
+    monkeypatch.setattr(walk.threading, "active_count", lambda: 1)
     return made
 
 
@@ -312,15 +316,20 @@ def test_only_big_trees_in_a_single_thread_fork(monkeypatch) -> None:
     import threading
 
     monkeypatch.delenv("MLVC_WALK_FORK_MIN_FILES", raising=False)
+    threads = [1]  # what threading.active_count() says: this process alone, then one more thread
+    monkeypatch.setattr(walk.threading, "active_count", lambda: threads[0])
     assert not walk.should_fork(0) and not walk.should_fork(walk.FORK_MIN_FILES - 1)
     assert walk.should_fork(walk.FORK_MIN_FILES) == (walk.usable_cpus() > 1)
     monkeypatch.setenv("MLVC_WALK_FORK_MIN_FILES", "10")
     assert walk.should_fork(10) == (walk.usable_cpus() > 1)
+    threads[0] = 2
+    assert not walk.should_fork(10**9), "never fork a process that runs other threads"
+    monkeypatch.undo()
     stop = threading.Event()
     t = threading.Thread(target=stop.wait)
     t.start()
     try:
-        assert not walk.should_fork(10**9), "never fork a process that runs other threads"
+        assert not walk.should_fork(10**9), "a real second thread: no fork either"
     finally:
         stop.set()
         t.join()
