@@ -20,6 +20,13 @@ def _blobs(n: int, size: int = 100) -> dict[str, bytes]:
     return out
 
 
+def _pack(store: ObjectStore, blobs: dict[str, bytes]) -> None:
+    """Store `blobs` in one pack."""
+    with store.pack_writer() as writer:
+        for h, data in blobs.items():
+            writer.add(h, data)
+
+
 def test_written_objects_read_back_and_survive_a_new_store(tmp_path):
     store = ObjectStore(str(tmp_path / "cache"))
     blobs = _blobs(50)
@@ -63,9 +70,7 @@ def test_a_writer_starts_new_packs_past_its_target(tmp_path):
 def test_a_pack_without_its_index_is_invisible_and_listed_as_leftover(tmp_path):
     store = ObjectStore(str(tmp_path / "cache"))
     blobs = _blobs(3)
-    with store.pack_writer() as writer:
-        for h, data in blobs.items():
-            writer.add(h, data)
+    _pack(store, blobs)
     (pid,) = packs.pack_ids(store.packs.folder)
     os.unlink(os.path.join(store.packs.folder, pid + packs.IDX))  # as if killed between the two renames
     fresh = ObjectStore(store.root)
@@ -95,9 +100,7 @@ def test_remove_many_rewrites_only_the_packs_that_hold_dead_objects(tmp_path):
     first, second = _blobs(4), {h: d + b"!" for h, d in _blobs(4).items()}
     second = {hash_bytes(d): d for d in second.values()}
     for group in (first, second):
-        with store.pack_writer() as writer:
-            for h, data in group.items():
-                writer.add(h, data)
+        _pack(store, group)
     untouched = packs.pack_ids(store.packs.folder)
     dead = set(list(first)[:2])
     store.remove_many(dead)
@@ -126,9 +129,7 @@ def test_place_copies_a_packed_object_out(tmp_path):
 def test_quarantine_takes_a_packed_object_out_of_its_pack(tmp_path):
     store = ObjectStore(str(tmp_path / "cache"))
     blobs = _blobs(3)
-    with store.pack_writer() as writer:
-        for h, data in blobs.items():
-            writer.add(h, data)
+    _pack(store, blobs)
     bad = next(iter(blobs))
     dest = store.quarantine(bad, str(tmp_path / "quarantine"))
     assert open(dest, "rb").read() == blobs[bad]
@@ -158,9 +159,7 @@ def test_index_round_trip():
 def test_a_truncated_pack_is_reported(tmp_path):
     store = ObjectStore(str(tmp_path / "cache"))
     blobs = _blobs(2)
-    with store.pack_writer() as writer:
-        for h, data in blobs.items():
-            writer.add(h, data)
+    _pack(store, blobs)
     (pid,) = packs.pack_ids(store.packs.folder)
     path = os.path.join(store.packs.folder, pid + packs.PACK)
     os.chmod(path, 0o644)

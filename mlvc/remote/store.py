@@ -242,20 +242,24 @@ class LocalRemoteStore(RemoteStore):
             raise RemoteError(f"remote {self.cfg.name!r}: {self.root} is not a folder")
 
     def list_shard(self, shard: str) -> dict[str, int]:
+        return self._sizes(shard, lambda name: shard + name if is_hash(shard + name) else None)
+
+    def _sizes(self, folder: str, key_of: Callable[[str], str | None]) -> dict[str, int]:
+        """{key: size} of the files in ROOT/folder whose name `key_of` maps to a key (None: skip it)."""
         found: dict[str, int] = {}
         try:
-            it = os.scandir(os.path.join(self.root, shard))
+            it = os.scandir(os.path.join(self.root, folder))
         except FileNotFoundError:
             return found
         except OSError as exc:
-            raise self.error(exc, f"listing {shard}/") from exc
+            raise self.error(exc, f"listing {folder}/") from exc
         with it:
             for e in it:
-                h = shard + e.name
-                if is_hash(h):
+                key = key_of(e.name)
+                if key is not None:
                     try:
-                        found[h] = e.stat().st_size
-                    except FileNotFoundError:
+                        found[key] = e.stat().st_size
+                    except FileNotFoundError:  # deleted while listed
                         continue
         return found
 
@@ -272,21 +276,7 @@ class LocalRemoteStore(RemoteStore):
         return os.path.join(self.root, PACKS)
 
     def list_pack_files(self) -> dict[str, int]:
-        found: dict[str, int] = {}
-        try:
-            it = os.scandir(os.path.join(self.root, PACKS))
-        except FileNotFoundError:
-            return found
-        except OSError as exc:
-            raise self.error(exc, f"listing {PACKS}/") from exc
-        with it:
-            for e in it:
-                if not links.is_tmp_name(e.name):
-                    try:
-                        found[e.name] = e.stat().st_size
-                    except FileNotFoundError:
-                        continue
-        return found
+        return self._sizes(PACKS, lambda name: None if links.is_tmp_name(name) else name)
 
     def read_pack_file(self, name: str, start: int | None = None, end: int | None = None) -> bytes:
         path = self.pack_key(name)
