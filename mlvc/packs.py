@@ -55,6 +55,12 @@ def encode_index(entries: dict[str, tuple[int, int]]) -> bytes:
 
 def decode_index(data: bytes, name: str) -> dict[str, tuple[int, int]]:
     """{hash: (offset, size)} from .idx bytes; `name` says which index in errors."""
+    check_index(data, name)
+    return {raw.hex(): (off, size) for raw, off, size in _ENTRY.iter_unpack(memoryview(data)[_HEAD.size :])}
+
+
+def check_index(data: bytes, name: str) -> int:
+    """The number of entries in .idx bytes, after checking their header and length."""
     if len(data) < _HEAD.size:
         raise CorruptObjectError(f"pack index {name}: truncated ({len(data)} bytes)")
     magic, version, count = _HEAD.unpack_from(data)
@@ -64,7 +70,24 @@ def decode_index(data: bytes, name: str) -> dict[str, tuple[int, int]]:
         raise CorruptObjectError(f"pack index {name}: version {version}; this mlvc reads version {VERSION}")
     if len(data) != _HEAD.size + count * _ENTRY.size:
         raise CorruptObjectError(f"pack index {name}: {count} entries but {len(data)} bytes")
-    return {raw.hex(): (off, size) for raw, off, size in _ENTRY.iter_unpack(memoryview(data)[_HEAD.size :])}
+    return count
+
+
+def find_in_index(data: bytes, count: int, key: bytes) -> tuple[int, int] | None:
+    """(offset, size) of the object with raw hash `key` in checked .idx bytes: a binary search
+    (the entries are sorted), so one lookup need not decode the whole index."""
+    lo, hi = 0, count
+    while lo < hi:
+        mid = (lo + hi) // 2
+        at = _HEAD.size + mid * _ENTRY.size
+        here = data[at : at + 16]
+        if here < key:
+            lo = mid + 1
+        elif here > key:
+            hi = mid
+        else:
+            return _ENTRY.unpack_from(data, at)[1:]
+    return None
 
 
 def pack_ids(folder: str) -> list[str]:
@@ -78,11 +101,21 @@ def pack_ids(folder: str) -> list[str]:
 
 # -- reading --------------------------------------------------------------------------------------
 class PackIndex:
-    """Every pack in one folder, loaded on first use: hash -> Slot, and reads by pread."""
+    """Every pack in one folder, loaded on first use: hash -> Slot, and reads by pread.
+
+    The first FEW_LOOKUPS lookups binary-search the .idx files as read; only a caller that asks
+    for more (checkout, gc, a fetch) pays for the hash -> Slot dict of every packed object. A
+    no-op `status` asks once (is the folder's tree in the cache?), and 50,000 entries take
+    ~0.06 s to decode: a third of that status.
+    """
+
+    FEW_LOOKUPS = 64
 
     def __init__(self, folder: str) -> None:
         self.folder = folder
         self._slots: dict[str, Slot] | None = None
+        self._raw: list[tuple[str, bytes, int]] | None = None  # (pack ID, .idx bytes, count)
+        self._lookups = 0
         self._fds: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -99,8 +132,32 @@ class PackIndex:
             return self._slots
 
     def _read_idx(self, pid: str) -> dict[str, tuple[int, int]]:
+        return decode_index(self._read_idx_bytes(pid), pid + IDX)
+
+    def _read_idx_bytes(self, pid: str) -> bytes:
         with open(os.path.join(self.folder, pid + IDX), "rb") as f:
-            return decode_index(f.read(), pid + IDX)
+            return f.read()
+
+    def _find(self, h: str) -> Slot | None:
+        """Slot of `h` by binary search in each .idx (the first FEW_LOOKUPS lookups)."""
+        with self._lock:
+            if self._raw is None:
+                raw = []
+                for pid in pack_ids(self.folder):
+                    data = self._read_idx_bytes(pid)
+                    raw.append((pid, data, check_index(data, pid + IDX)))
+                self._raw = raw
+            raw = self._raw
+        try:
+            key = bytes.fromhex(h)
+        except ValueError:
+            return None
+        found = None
+        for pid, data, count in raw:  # like _merge: a later pack's slot wins
+            hit = find_in_index(data, count, key)
+            if hit is not None:
+                found = Slot(pid, *hit)
+        return found
 
     @staticmethod
     def _merge(slots: dict[str, Slot], pid: str, entries: dict[str, tuple[int, int]]) -> None:
@@ -118,12 +175,17 @@ class PackIndex:
             if fd is not None:
                 os.close(fd)
             self._slots = None
+            self._raw = None
 
     def get(self, h: str) -> Slot | None:
+        slots = self._slots
+        if slots is None and self._lookups < self.FEW_LOOKUPS:
+            self._lookups += 1
+            return self._find(h)
         return self._load().get(h)
 
     def __contains__(self, h: str) -> bool:
-        return h in self._load()
+        return self.get(h) is not None
 
     def __len__(self) -> int:
         return len(self._load())

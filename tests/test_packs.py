@@ -67,6 +67,26 @@ def test_a_writer_starts_new_packs_past_its_target(tmp_path):
     assert all(index.read(h) == data for h, data in blobs.items())
 
 
+def test_first_lookups_search_the_index_files_and_agree_with_the_full_view(tmp_path):
+    folder = str(tmp_path / "packs")
+    blobs = _blobs(300, size=50)
+    items = list(blobs.items())
+    for part in (items[:100], items[100:]):  # two packs; an object in both: the later pack's slot
+        with packs.PackWriter(folder) as writer:
+            for h, data in part + items[:1]:
+                writer.add(h, data)
+    full = packs.PackIndex(folder)
+    full._load()
+    lazy = packs.PackIndex(folder)
+    missing = hash_bytes(b"not stored")
+    assert lazy.get(missing) is None and "zz" not in lazy
+    for h, _ in items[: lazy.FEW_LOOKUPS - 2]:
+        assert lazy.get(h) == full.get(h)
+    assert lazy._slots is None  # answered from the .idx bytes alone
+    assert [lazy.read(h) for h, _ in items] == [data for _, data in items]
+    assert lazy._slots is not None and len(lazy) == len(full) == len(blobs)
+
+
 def test_a_pack_without_its_index_is_invisible_and_listed_as_leftover(tmp_path):
     store = ObjectStore(str(tmp_path / "cache"))
     blobs = _blobs(3)
