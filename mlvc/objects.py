@@ -83,6 +83,31 @@ class ObjectStore:
             links.place(src, dest, "reflink" if link_type != "copy" else "copy", OBJECT_MODE)
         return True
 
+    def add_open_file_by_hardlink(self, src: str, fd: int, h: str, st: os.stat_result) -> bool:
+        """Store `src`, open as `fd`, hashed to `h` and fstat'ed as `st`, by making its inode the
+        object: read-only, hard-linked under the object's name. True when it now is the object;
+        False when the object was stored already, or a link was impossible and it was copied.
+
+        Linking first and taking EEXIST for "already there" spares a stat per file, and the mode
+        goes through the open fd: adding 50,000 small files is syscalls, not bytes.
+        """
+        if h in self.packs:
+            return False
+        dest = os.path.join(self._shard(h), h[2:])
+        os.fchmod(fd, OBJECT_MODE)
+        try:
+            os.link(src, dest)
+            return True
+        except OSError as exc:
+            os.fchmod(fd, st.st_mode & 0o7777)  # not the object after all: the user's mode again
+            if isinstance(exc, FileExistsError):
+                return False
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                with _disk_full_guard(dest):
+                    raise
+        self.add_file(src, h, "copy")  # the cache is on another filesystem, or too many links
+        return False
+
     def add_stream(self, src: str) -> str:
         """Hash and copy `src` in one pass (large files, copy link type); returns the hash."""
         tmp = links.tmp_path_for(os.path.join(self.root, "incoming"))
@@ -288,8 +313,7 @@ class _disk_full_guard:
     def __exit__(self, exc_type, exc, tb) -> bool:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise DiskFullError(
-                f"no space left on device writing {self.where}; nothing partial was kept, "
-                "free some space and rerun"
+                f"no space left on device writing {self.where}; nothing partial was kept, free some space and rerun"
             ) from None
         return False
 

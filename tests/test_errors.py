@@ -215,7 +215,7 @@ def _enospc(*_args, **_kwargs):
 
 @pytest.mark.parametrize(
     ("link", "size"),
-    [("copy", 1000), ("copy", 5 << 20), ("reflink", 5 << 20), ("hardlink", 5 << 20)],
+    [("copy", 1000), ("copy", 5 << 20), ("reflink", 5 << 20), ("hardlink", 1000), ("hardlink", 5 << 20)],
 )
 def test_full_disk_keeps_no_partial_object(repo: Path, monkeypatch, link: str, size: int) -> None:
     (repo / "big.bin").write_bytes(os.urandom(1024) * (size // 1024) + b"tail")
@@ -241,6 +241,7 @@ def test_full_disk_keeps_no_partial_object(repo: Path, monkeypatch, link: str, s
     assert cache_objects(repo) == set() or corrupt_objects(repo) == []
     assert tmp_leftovers(repo) == []
     assert not (repo / "big.bin.mlvc").exists()
+    assert (repo / "big.bin").stat().st_mode & 0o777 == 0o644, "the workspace file was left read-only"
 
 
 def test_full_disk_on_a_real_tiny_filesystem(repo: Path, mlvc, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from mlvc import packs
 from mlvc.errors import FileChangedError, PathError
 from mlvc.hashing import BLOCK, hash_bytes, hash_file
 from mlvc.ignore import MLVCIGNORE, IgnoreRules
+from mlvc.objects import OBJECT_MODE
 from mlvc.parallel import in_batches
 from mlvc.pointer import Ref
 from mlvc.progress import NULL, Progress
@@ -279,6 +280,8 @@ class Scanner:
             elif self.link_type == "copy" or (self.link_type != "reflink" and f.st.st_mode & 0o111):
                 h = self.objects.add_stream(f.abspath)
                 after = os.stat(f.abspath)
+            elif self.link_type == "hardlink" and size <= BLOCK:
+                h, after, f.linked = self._hardlink_small(f, size)
             else:
                 h = hash_file(f.abspath)
                 linked = self.objects.add_file(f.abspath, h, self.link_type)
@@ -295,6 +298,23 @@ class Scanner:
         if f.linked:
             f.st = after  # the same inode, now read-only: its folder is signed again (_resolve)
         return h
+
+    def _hardlink_small(self, f: FileNode, size: int) -> tuple[str, os.stat_result | FileStat, bool]:
+        """Hash a small file and make its inode the cache object, all through one open fd (read,
+        hash, fstat, fchmod; then the link): (hash, stat after hashing, linked). An unchanged
+        file only; a changed one is left as it was, for the caller's check to report."""
+        fd = os.open(f.abspath, os.O_RDONLY | _O_CLOEXEC)
+        try:
+            h = hash_bytes(_read_all(fd, size))
+            after = os.fstat(fd)
+            if (after.st_size, after.st_mtime_ns) != (size, f.st.st_mtime_ns):
+                return h, after, False
+            if not self.objects.add_open_file_by_hardlink(f.abspath, fd, h, after):
+                return h, after, False
+        finally:
+            os.close(fd)
+        # The same inode, now read-only (mode is the only field of the key that fchmod changed).
+        return h, FileStat(stat_mod.S_IFMT(after.st_mode) | OBJECT_MODE, after.st_ino, size, after.st_mtime_ns), True
 
     def _packer(self) -> packs.PackWriter:
         if self._pack is None:
