@@ -161,10 +161,19 @@ def _open(root: Path) -> Repo:
     return Repo.find(str(root))
 
 
-@pytest.mark.parametrize("link", ["copy", "hardlink", "symlink", "reflink"])
+@pytest.mark.parametrize("link", ["copy", "hardlink", "symlink", "reflink", "hardlink-forked"])
 def test_file_changing_while_hashed(repo: Path, monkeypatch, link: str) -> None:
+    from mlvc import forked
     from mlvc.workspace import scan
 
+    if link == "hardlink-forked":  # victim.bin is in the half that a forked child adds
+        link = "hardlink"
+        monkeypatch.setenv("MLVC_WALK_FORK_MIN_FILES", "1")
+        monkeypatch.setattr(forked.threading, "active_count", lambda: 1)
+        monkeypatch.setattr(forked, "usable_cpus", lambda: 2)
+        real_fork = os.fork
+        forks: list[int] = []
+        monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
     build(repo / "data", {"a.bin": b"a" * 100, "victim.bin": b"original content", "z.bin": b"z"})
     victim = repo / "data/victim.bin"
     real_bytes, real_file = scan.hash_bytes, scan.hash_file
@@ -196,6 +205,8 @@ def test_file_changing_while_hashed(repo: Path, monkeypatch, link: str) -> None:
         r.close()
     assert not (repo / "data.mlvc").exists()
     assert corrupt_objects(repo) == [], "an object was stored under the hash of content that changed"
+    if os.environ.get("MLVC_WALK_FORK_MIN_FILES"):
+        assert forks, "the forked add was not taken"
     assert victim.read_bytes() == b"original content and more written meanwhile"
     monkeypatch.undo()
     r = _open(repo)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from wshelpers import build
 
+from mlvc import forked
 from mlvc.errors import PathError
 from mlvc.repo import Repo
 from mlvc.tree import Tree
@@ -187,7 +188,7 @@ def forks(monkeypatch):
     # The walk never forks a process that runs other threads; this pytest process may still hold
     # threads of earlier tests (server log readers, pools) that take no lock the child needs: the
     # child only stats, lists and writes to its pipe.
-    monkeypatch.setattr(walk.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(forked.threading, "active_count", lambda: 1)
     return made
 
 
@@ -225,7 +226,7 @@ def test_forked_status_sees_every_kind_of_change(repo: Path, mlvc, counters, for
     build(repo / "data", WIDE)
     mlvc("add", "data")
     assert _status(repo) == {"data": "unchanged"}
-    assert forks or walk.usable_cpus() == 1, "the status walk must have been shared with a child"
+    assert forks or forked.usable_cpus() == 1, "the status walk must have been shared with a child"
     assert counters["files"] == [] and counters["trees"] == 0
 
     def changed_once(change) -> None:
@@ -317,19 +318,50 @@ def test_only_big_trees_in_a_single_thread_fork(monkeypatch) -> None:
 
     monkeypatch.delenv("MLVC_WALK_FORK_MIN_FILES", raising=False)
     threads = [1]  # what threading.active_count() says: this process alone, then one more thread
-    monkeypatch.setattr(walk.threading, "active_count", lambda: threads[0])
-    assert not walk.should_fork(0) and not walk.should_fork(walk.FORK_MIN_FILES - 1)
-    assert walk.should_fork(walk.FORK_MIN_FILES) == (walk.usable_cpus() > 1)
+    monkeypatch.setattr(forked.threading, "active_count", lambda: threads[0])
+    assert not forked.should_fork(0) and not forked.should_fork(forked.FORK_MIN_FILES - 1)
+    assert forked.should_fork(forked.FORK_MIN_FILES) == (forked.usable_cpus() > 1)
     monkeypatch.setenv("MLVC_WALK_FORK_MIN_FILES", "10")
-    assert walk.should_fork(10) == (walk.usable_cpus() > 1)
+    assert forked.should_fork(10) == (forked.usable_cpus() > 1)
     threads[0] = 2
-    assert not walk.should_fork(10**9), "never fork a process that runs other threads"
+    assert not forked.should_fork(10**9), "never fork a process that runs other threads"
     monkeypatch.undo()
     stop = threading.Event()
     t = threading.Thread(target=stop.wait)
     t.start()
     try:
-        assert not walk.should_fork(10**9), "a real second thread: no fork either"
+        assert not forked.should_fork(10**9), "a real second thread: no fork either"
     finally:
         stop.set()
         t.join()
+
+
+def test_forked_hardlink_add_links_every_file_and_leaves_a_clean_status(repo: Path, mlvc, counters, forks) -> None:
+    """`add --link hardlink` of many small files shares the read/hash/link work with a child: every
+    file of both halves ends up as its own cache object, and a status then hashes nothing."""
+    build(repo / "data", WIDE)
+    r = _repo(repo)
+    try:
+        from mlvc.workspace import add as add_mod
+
+        add_mod.add(r, ["data"], link_type="hardlink")
+        assert forks, "the add was not shared with a child"
+        objects = r.objects
+        files = [p for p in (repo / "data").rglob("*") if p.is_file()]
+        assert len(files) == len(WIDE)
+        for p in files:
+            rel = p.relative_to(repo).as_posix()
+            st = p.stat()
+            if rel == "data/d5/run.sh":  # an executable is always a copy
+                assert st.st_nlink == 1 and st.st_mode & 0o777 == 0o755
+                continue
+            assert st.st_nlink == 2 and st.st_mode & 0o777 == 0o444, rel
+            h = objects.path(scan.Scanner(r).scan(rel)[0].hash)
+            assert os.stat(h).st_ino == st.st_ino, f"{rel} is not its cache object"
+    finally:
+        r.close()
+    counters["files"].clear()
+    counters["trees"] = 0
+    assert _status(repo) == {"data": "unchanged"}
+    assert counters["files"] == [] and counters["trees"] == 0, "the child's stat keys were not recorded"
+    assert "0 corrupt" in mlvc("cache", "verify").stdout

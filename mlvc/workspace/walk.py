@@ -5,16 +5,15 @@ of each file, the subfolders' signatures): the stat cache maps a signature to th
 hash (mlvc.workspace.scan), and the no-op repro memo compares signatures (mlvc.pipeline.noop).
 Kept apart from the scanner, with no dataclasses, so that memo's check imports only this.
 
-A big tree (a status of a pointer with >= FORK_MIN_FILES files, see `should_fork`) is walked by
-two processes with `walk_split`: the stat calls are the whole cost. Both walks give the same
-signatures.
+A big tree (a status of a pointer with >= forked.FORK_MIN_FILES files, see `should_fork`) is
+walked by two processes with `walk_split`: the stat calls are the whole cost. Both walks give the
+same signatures.
 """
 
 from __future__ import annotations
 
 import marshal
 import os
-import threading
 from functools import partial
 from operator import attrgetter, itemgetter
 from stat import S_ISDIR, S_ISLNK, S_ISREG
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from xxhash import xxh3_128_hexdigest
 
 from mlvc.errors import PathError
+from mlvc.forked import both_halves, should_fork
 from mlvc.ignore import MLVCIGNORE, IgnoreRules
 from mlvc.links import TMP_MARK
 
@@ -30,9 +30,8 @@ if TYPE_CHECKING:
     from mlvc.tree import Entry, Tree
     from mlvc.workspace.scan import FileNode
 
-# Walk in two processes from this many files on (the pointer's count); MLVC_WALK_FORK_MIN_FILES
-# overrides it (tests force the forked walk on small trees with 1).
-FORK_MIN_FILES = 20_000
+__all__ = ["DirNode", "FileStat", "folder_signature", "resign", "should_fork", "walk", "walk_split"]
+
 SPLIT_MIN_ENTRIES = 4
 
 
@@ -103,19 +102,6 @@ def folder_signature(root: str, rel: str) -> str:
     it is the same, so is the folder's hash (the no-op repro memo, mlvc.pipeline.noop, relies on it)."""
     rules = IgnoreRules.for_dir(root, os.path.dirname(rel), MLVCIGNORE)
     return walk(root, os.path.join(root, rel.replace("/", os.sep)), rel, os.path.basename(rel), rules).sig
-
-
-def should_fork(expect_files: int) -> bool:
-    """Share the walk with a forked child? Only for big trees (a fork costs ~1-3 ms), where this
-    process may use 2+ CPUs, and never from a process running other threads (a child of a
-    threaded process may inherit locks held by threads that do not exist in it)."""
-    if not expect_files or not hasattr(os, "fork"):
-        return False
-    try:
-        least = int(os.environ.get("MLVC_WALK_FORK_MIN_FILES") or FORK_MIN_FILES)
-    except ValueError:
-        least = FORK_MIN_FILES
-    return expect_files >= least and usable_cpus() > 1 and threading.active_count() == 1
 
 
 # The hot loop of a no-op status: one stat per entry, relative to the open folder (no path lookup
@@ -219,47 +205,16 @@ def _entries(
 
 
 def _entries_forked(root: str, fd: int, abspath: str, rel: str, mine: list[str], theirs: list[str], rules):
-    try:
-        r, w = os.pipe()
-    except OSError:
-        r = w = -1
-    pid = -1
-    if r >= 0:
+    def their_half() -> tuple:
+        files, keys, dirs = _entries(root, fd, abspath, rel, theirs, rules)  # plain walks below
+        return files, keys, [_encode(d) for d in dirs]
+
+    (files, keys, dirs), got = both_halves(lambda: _entries(root, fd, abspath, rel, mine, rules), their_half)
+    if got is not None:
         try:
-            pid = os.fork()
-        except OSError:
-            os.close(r)
-            os.close(w)
-            r = -1
-    if pid == 0:  # the child
-        code = 1
-        try:
-            os.close(r)
-            files, keys, dirs = _entries(root, fd, abspath, rel, theirs, rules)
-            data = marshal.dumps((files, keys, [_encode(d) for d in dirs]))
-            view = memoryview(data)
-            while view:
-                view = view[os.write(w, view) :]
-            code = 0
-        except BaseException:  # noqa: BLE001, S110 - the parent redoes this half
-            pass
-        finally:
-            os._exit(code)
-    if pid < 0:  # no child: all in this process
-        return _entries(root, fd, abspath, rel, mine + theirs, rules)
-    os.close(w)
-    data = b""
-    try:
-        files, keys, dirs = _entries(root, fd, abspath, rel, mine, rules)
-        data = _read_all_fd(r)
-    finally:
-        os.close(r)  # a child still writing gets EPIPE and exits
-        _, code = os.waitpid(pid, 0)
-    if code == 0 and data:
-        try:
-            cfiles, ckeys, cdirs = marshal.loads(data)
+            cfiles, ckeys, cdirs = got  # type: ignore[misc]
             return files + cfiles, keys + ckeys, dirs + [_decode(e, abspath, rel) for e in cdirs]
-        except (ValueError, EOFError, TypeError):
+        except (ValueError, TypeError):
             pass
     cfiles, ckeys, cdirs_ = _entries(root, fd, abspath, rel, theirs, rules)
     return files + cfiles, keys + ckeys, dirs + cdirs_
@@ -320,13 +275,6 @@ def _decode(data: tuple, parent_abs: str, parent_rel: str) -> DirNode:
     return node
 
 
-def usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))  # the CPUs this process may run on (a cpuset, taskset)
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def _has_dotted(names: list[str]) -> bool:
     return "\0." in "\0" + "\0".join(names)
 
@@ -336,13 +284,6 @@ def _is_link(name: str, dir_fd: int) -> bool:
         return S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode)
     except FileNotFoundError:
         return False
-
-
-def _read_all_fd(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _is_ancestor(target: str, folder: str) -> bool:
