@@ -32,11 +32,9 @@ def hash_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+_HEX_DIGITS = "0123456789abcdef"
+
+
 def is_hash(value: object) -> bool:
-    if not isinstance(value, str) or len(value) != HASH_LEN:
-        return False
-    try:
-        int(value, 16)
-    except ValueError:
-        return False
-    return value == value.lower()
+    """32 lowercase hex digits (every tree entry from a remote is checked: one C call each)."""
+    return isinstance(value, str) and len(value) == HASH_LEN and not value.strip(_HEX_DIGITS)

@@ -20,6 +20,7 @@ from mlvc.hashing import BLOCK, hash_bytes, hash_file, is_hash
 from mlvc.tree import Tree, parse_tree
 
 OBJECT_MODE = 0o444
+TREES_KEPT = 4096
 
 
 class ObjectStore:
@@ -27,6 +28,7 @@ class ObjectStore:
         self.root = root
         self._made_dirs: set[str] = set()
         self.packs = packs.PackIndex(os.path.join(root, "packs"))
+        self._trees: dict[str, Tree] = {}  # parsed trees by hash (immutable): a pull parses each once
 
     # -- names ------------------------------------------------------------
     def path(self, h: str) -> str:
@@ -211,7 +213,17 @@ class ObjectStore:
             raise ObjectMissingError(h) from None
 
     def read_tree(self, h: str) -> Tree:
-        return parse_tree(self.read(h), name=f"tree {h}")
+        tree = self._trees.get(h)
+        if tree is None:
+            tree = self.remember_tree(h, parse_tree(self.read(h), name=f"tree {h}"))
+        return tree
+
+    def remember_tree(self, h: str, tree: Tree) -> Tree:
+        """Keep a parsed tree for `read_tree` (a fetch parses what it downloads anyway)."""
+        if len(self._trees) >= TREES_KEPT:
+            self._trees.clear()
+        self._trees[h] = tree
+        return tree
 
     def iter_hashes(self) -> Iterator[str]:
         """Every object, loose then packed (an object in both is listed once)."""
@@ -263,10 +275,12 @@ class ObjectStore:
 
     def remove(self, h: str) -> None:
         """Remove a loose object (packed ones go through `remove_many`, which rewrites their packs)."""
+        self._trees.pop(h, None)
         _unlink_quiet(self.path(h))
 
     def remove_many(self, hashes: set[str]) -> None:
         """Remove these objects, loose or packed; a pack that holds any of them is rewritten without them."""
+        self._trees.clear()
         for h in hashes:
             _unlink_quiet(self.path(h))
         for pid in self.packs.packs():
@@ -278,6 +292,7 @@ class ObjectStore:
     def quarantine_many(self, hashes: set[str], dest_dir: str) -> list[str]:
         """Move these (corrupt) objects to `dest_dir`, each as a file named by its hash; the packs
         that held any are rewritten once, without them. Returns the quarantined paths."""
+        self._trees.clear()
         os.makedirs(dest_dir, exist_ok=True)
         dests = []
         for h in sorted(hashes):

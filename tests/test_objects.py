@@ -26,6 +26,7 @@ def test_hash_is_xxh3_128_hex() -> None:
     assert hash_bytes(b"") == xxhash.xxh3_128_hexdigest(b"") == "99aa06d3014798d86001c324468d497f"
     assert is_hash(hash_bytes(b"abc"))
     assert not is_hash("ABCDEF" + "0" * 26) and not is_hash("0" * 31) and not is_hash("g" * 32) and not is_hash(None)
+    assert not any(is_hash(v) for v in ("0x" + "0" * 30, "0_" * 16, " " + "0" * 31)), "int(v, 16) accepts these"
 
 
 def test_hash_file_streams_large_files(tmp_path: Path) -> None:

@@ -596,8 +596,9 @@ def _download(objects, store: RemoteStore, h: str, kind: str, size: int, writer:
         if got != h:
             raise CorruptObjectError(f"object {h}: received bytes hash to {got}")
         if kind == TREE:
-            parse_tree(data, name=f"tree {h}")  # raises on `..`, `/`, absolute or empty names
+            tree = parse_tree(data, name=f"tree {h}")  # raises on `..`, `/`, absolute or empty names
             objects.add_bytes(data, h)  # trees stay loose
+            objects.remember_tree(h, tree)
         elif len(data) <= packs.SMALL:
             writer.add(h, data)
         else:
