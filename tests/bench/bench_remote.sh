@@ -14,7 +14,8 @@
 # and check that the pulled data equals the original (untimed). Rows go to $RESULTS (CSV):
 #   tool,dataset,kind,step,wall_s,files,bytes,rc
 # Settings: DVC_VENV (/tmp/bench/dvc-venv, needs dvc and dvc-s3), WORK (/tmp/bench/remote-work), RESULTS
-# (tests/bench/results-remote.csv), JOBS (empty: each tool's default).
+# (tests/bench/results-remote.csv), JOBS (empty: each tool's default), MLVC_BIN (folder of the mlvc to run,
+# e.g. /tmp/bench/mlvc-venv/bin from tests/bench/mlvc_venv.sh; default: mlvc on PATH).
 set -u
 export LC_ALL=C
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -29,6 +30,7 @@ while [ $# -gt 0 ]; do KINDS+=("$1"); shift; done
 [ ${#DATASETS[@]} -eq 0 ] && DATASETS=(many big)
 [ ${#KINDS[@]} -eq 0 ] && KINDS=(local s3)
 DVC_VENV=${DVC_VENV:-/tmp/bench/dvc-venv}
+[ -n "${MLVC_BIN:-}" ] && export PATH="$MLVC_BIN:$PATH"   # mlvc from its own venv (tests/bench/mlvc_venv.sh)
 WORK=${WORK:-/tmp/bench/remote-work}
 RESULTS=${RESULTS:-$HERE/results-remote.csv}
 export DVC_NO_ANALYTICS=1

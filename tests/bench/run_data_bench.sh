@@ -15,7 +15,8 @@
 #   $OUT/report.md                 the tables for docs/benchmarks.md (bench_report.py)
 #   $OUT/load.log                  `uptime` before and after every tool run
 # Settings (environment): REPS (3), LINKS, TOOLS, DATA (/tmp/bench/data), OUT (tests/bench/results),
-#   MLVC_BIN (folder of the real mlvc executable; default: next to this python, skipping pyenv shims),
+#   MLVC_BIN (folder of the real mlvc executable; default: next to this python, skipping pyenv shims;
+#   the figures in docs/benchmarks.md use a venv made by tests/bench/mlvc_venv.sh, as DVC has DVC_VENV),
 #   DVC_VENV (/tmp/bench/dvc-venv), SKIP_STEPS (steps recorded as n/a for every tool, e.g.
 #   "push pull repro_first repro_noop" for a data-only run), BENCH_WORK (/tmp/bench/work-mlvc).
 set -u
