@@ -202,6 +202,29 @@ class ObjectStore:
         links.write_bytes_atomic(dest, data, mode)
         return "copy"
 
+    def place_new(self, h: str, dest: str, link_type: str, mode: int) -> os.stat_result:
+        """`place` for a `dest` that does not exist (FileExistsError otherwise), with no temp file: a
+        copy is written in place, so a kill can leave it part-written (see `is_prefix`). Its stat."""
+        data = self.packs.read(h)
+        if data is None:
+            return links.place_new(self.path(h), dest, link_type, mode)
+        return links.write_new(dest, data, mode)
+
+    def is_prefix(self, path: str, h: str) -> bool:
+        """Whether the bytes of file `path` are the start of object `h` (as a part-written `place_new` is)."""
+        data = self.packs.read(h)
+        try:
+            with open(path, "rb") as f:
+                if data is not None:
+                    return data.startswith(f.read(len(data) + 1))
+                with open(self.path(h), "rb") as obj:
+                    while chunk := f.read(BLOCK):
+                        if obj.read(len(chunk)) != chunk:
+                            return False
+                    return True
+        except FileNotFoundError:
+            return False
+
     def read(self, h: str) -> bytes:
         data = self.packs.read(h)
         if data is not None:

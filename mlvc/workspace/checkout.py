@@ -13,9 +13,11 @@ from mlvc.parallel import in_batches
 from mlvc.pointer import Pointer
 from mlvc.progress import NULL, Progress
 from mlvc.tree import TREE, Entry
+from mlvc.workspace import intent
 from mlvc.workspace.scan import DirNode, FileNode, Scanner
 
 PARALLEL_MIN_FILES = 64
+IN_PLACE_MIN_FILES = 64  # fewer new files: each through a temp file + rename, with no intent log to write
 
 
 @dataclass
@@ -42,7 +44,8 @@ class CheckoutResult:
 
 @dataclass
 class _Plan:
-    writes: list[tuple[str, Entry]] = field(default_factory=list)  # (abs path, file entry)
+    writes: list[tuple[str, Entry]] = field(default_factory=list)  # (abs path, file entry) replacing a file
+    creates: list[tuple[str, Entry]] = field(default_factory=list)  # the same where nothing was when planned
     deletes: list[str] = field(default_factory=list)  # abs paths (files or folders)
     prunes: dict[str, DirNode] = field(default_factory=dict)  # folders in `deletes` to empty, not rmtree
     mkdirs: list[str] = field(default_factory=list)
@@ -56,10 +59,15 @@ class Checkout:
         self.progress = progress
         self.link_type = link_type or repo.link_type
         self.scanner = Scanner(repo, store=False, progress=progress)
+        self.leftovers: intent.Leftovers | None = None
 
     def run(self, ptrs: list[Pointer]) -> list[CheckoutResult]:
+        self.leftovers = intent.Leftovers(self.repo.tmp_dir)
         results = [self._one(p) for p in ptrs]
         self.repo.stat_cache.flush()
+        # A path restored whole is no longer part-written: its interrupted checkout's log can let it go.
+        restored = [r.path for r in results if not (r.refused or r.missing)]
+        self.leftovers.settle(lambda rel: any(rel == p or rel.startswith(p + "/") for p in restored))
         return results
 
     # -- planning -------------------------------------------------------------
@@ -87,7 +95,7 @@ class Checkout:
         """Refuse, before writing anything, a plan whose folders lead out of the repo through a symlink."""
         root = os.path.realpath(self.repo.root)
         seen: set[str] = set()
-        for path in [p for p, _ in plan.writes] + plan.deletes + plan.mkdirs:
+        for path in [p for p, _ in plan.writes + plan.creates] + plan.deletes + plan.mkdirs:
             parent = os.path.dirname(path)
             if parent in seen:
                 continue
@@ -95,8 +103,9 @@ class Checkout:
             real = os.path.realpath(parent)
             if real != root and not real.startswith(root + os.sep):
                 rel = os.path.relpath(parent, self.repo.root)
-                raise PathError(f"{rel}: leads outside the repository (to {real}) through a symbolic link; "
-                                "refusing to write there")
+                raise PathError(
+                    f"{rel}: leads outside the repository (to {real}) through a symbolic link; refusing to write there"
+                )
 
     def _scan_current(self, rel: str) -> FileNode | DirNode | None:
         if not os.path.lexists(self.repo.abs(rel)):
@@ -140,11 +149,13 @@ class Checkout:
             # copies, so comparing modes is right for every link type.
             if current.hash == target.hash and current.mode == target.mode:
                 return
-        if current is not None:
-            if isinstance(current, FileNode) and current.hash == target.hash:
-                pass  # only the mode differs: safe to rewrite
-            else:
-                self._plan_delete(current, rel, plan, replace=True)
+        if current is None:
+            plan.creates.append((abspath, target))
+            return
+        if isinstance(current, FileNode) and current.hash == target.hash:
+            pass  # only the mode differs: safe to rewrite
+        else:
+            self._plan_delete(current, rel, plan, replace=True)
         plan.writes.append((abspath, target))
 
     def _plan_delete(self, node, rel: str, plan: _Plan, replace: bool = False) -> None:
@@ -167,7 +178,11 @@ class Checkout:
     def _safe(self, f: FileNode) -> bool:
         if f.hash is None:
             self.scanner._hash_files([f])
-        return f.hash is not None and self.repo.objects.has(f.hash)
+        if f.hash is not None and self.repo.objects.has(f.hash):
+            return True
+        # Part-written by a checkout that was killed (see mlvc/workspace/intent.py)?
+        h = self.leftovers.get(f.rel) if self.leftovers else None
+        return h is not None and self.repo.objects.is_prefix(f.abspath, h)
 
     # -- applying ---------------------------------------------------------------
     def _apply(self, plan: _Plan, result: CheckoutResult) -> None:
@@ -179,34 +194,54 @@ class Checkout:
             result.deleted += 1
         for d in plan.mkdirs:
             os.makedirs(d, exist_ok=True)
-        if not plan.writes:
+        # Many new files are created in place (one directory operation each, not a temp file and a
+        # rename), under an intent log that lets a rerun overwrite what a kill left part-written.
+        in_place = len(plan.creates) >= IN_PLACE_MIN_FILES
+        writes = [(p, e, in_place) for p, e in plan.creates] + [(p, e, False) for p, e in plan.writes]
+        if not writes:
             return
-        total = sum(e.size for _, e in plan.writes)
-        task = self.progress.task(f"Checking out {len(plan.writes)} files", total, unit="bytes")
+        total = sum(e.size for _, e, _ in writes)
+        task = self.progress.task(f"Checking out {len(writes)} files", total, unit="bytes")
         made: set[str] = set()
-        for path, _ in plan.writes:
+        for path, _, _ in writes:
             parent = os.path.dirname(path)
             if parent not in made:
                 os.makedirs(parent, exist_ok=True)
                 made.add(parent)
+        log = None
         try:
-            jobs = self.scanner.jobs if len(plan.writes) >= PARALLEL_MIN_FILES else 1
-            in_batches(lambda b: self._write_batch(b, task), plan.writes, 256, jobs, "mlvc-checkout")
+            if in_place:
+                root = len(self.repo.root) + 1
+                log = intent.begin(
+                    self.repo.tmp_dir, [(p[root:].replace(os.sep, "/"), e.hash) for p, e in plan.creates]
+                )
+            jobs = self.scanner.jobs if len(writes) >= PARALLEL_MIN_FILES else 1
+            in_batches(lambda b: self._write_batch(b, task), writes, 256, jobs, "mlvc-checkout")
         finally:
             task.close()
-        result.written += len(plan.writes)
+            if log is not None:  # every file is whole or absent now: a failed one was removed
+                intent.end(log)
+        result.written += len(writes)
 
-    def _write_batch(self, writes: list[tuple[str, Entry]], task) -> None:
+    def _write_batch(self, writes: list[tuple[str, Entry, bool]], task) -> None:
         objects = self.repo.objects
-        for path, entry in writes:
+        for path, entry, in_place in writes:
             link_type = self.link_type
             if entry.executable and link_type in ("hardlink", "symlink"):
                 link_type = "copy"  # a shared read-only object cannot carry the executable bit
             mode = 0o755 if entry.executable else 0o644
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            objects.place(entry.hash, path, link_type, mode)  # a packed object is always a copy
-            self.repo.stat_cache.record_file(os.stat(path), entry.hash)
+            st = None
+            if in_place:
+                try:
+                    st = objects.place_new(entry.hash, path, link_type, mode)
+                except FileExistsError:
+                    pass  # something appeared there after the plan: replace it whole, as below
+            if st is None:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path)
+                objects.place(entry.hash, path, link_type, mode)  # a packed object is always a copy
+                st = os.stat(path)
+            self.repo.stat_cache.record_file(st, entry.hash)
             task.advance(entry.size)
 
 
