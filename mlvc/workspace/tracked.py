@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from operator import attrgetter
 
 from mlvc import pointer as pointers
 from mlvc.errors import PathError
@@ -11,6 +12,7 @@ from mlvc.links import write_bytes_atomic
 from mlvc.pointer import Pointer
 
 SKIP_DIRS = {".git", ".mlvc"}
+_entry_name = attrgetter("name")
 
 
 def find_pointer_files(root: str) -> list[str]:
@@ -25,7 +27,10 @@ def find_pointer_files(root: str) -> list[str]:
         except (PermissionError, FileNotFoundError):
             return
         names = {e.name for e in entries}
-        for e in sorted(entries, key=lambda e: e.name):
+        # Only pointer files and folders matter: `add` of 50,000 files looks here before it stores
+        # anything, so the plain files are dropped before any per-entry Python (d_type: no stat).
+        wanted = [e for e in entries if e.name.endswith(pointers.SUFFIX) or e.is_dir(follow_symlinks=False)]
+        for e in sorted(wanted, key=_entry_name):
             rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
             if e.name.endswith(pointers.SUFFIX) and e.is_file():
                 found.append(rel)
