@@ -128,17 +128,11 @@ def place(src: str, dest: str, link_type: str, mode: int) -> str:
     if link_type in ("hardlink", "symlink"):
         # A link appears whole or not at all: where `dest` is free (a fresh checkout), no temp file.
         try:
-            if link_type == "hardlink":
-                os.link(src, dest)
-            else:
-                os.symlink(os.path.abspath(src), dest)
-            return link_type
+            if _link_at_free(src, dest, link_type):
+                return link_type
+            link_type = "copy"
         except FileExistsError:
             pass
-        except OSError as exc:
-            if link_type != "hardlink" or exc.errno not in NO_HARDLINK:
-                raise
-            link_type = "copy"  # the cache is on another filesystem, or the inode has too many links
     tmp = tmp_path_for(dest)
     try:
         used = link_type
@@ -165,6 +159,21 @@ def place(src: str, dest: str, link_type: str, mode: int) -> str:
         raise
 
 
+def _link_at_free(src: str, dest: str, link_type: str) -> bool:
+    """A hard or symbolic link to `src` at `dest`; False where no hard link can be made (the cache
+    on another filesystem, an inode with too many links): copy instead. FileExistsError raises."""
+    try:
+        if link_type == "hardlink":
+            os.link(src, dest)
+        else:
+            os.symlink(os.path.abspath(src), dest)
+        return True
+    except OSError as exc:
+        if isinstance(exc, FileExistsError) or link_type != "hardlink" or exc.errno not in NO_HARDLINK:
+            raise
+        return False
+
+
 def write_new(dest: str, data: bytes, mode: int = 0o644) -> os.stat_result:
     """Create `dest` (which must not exist: FileExistsError) holding `data`, written in place; its fstat.
 
@@ -178,16 +187,8 @@ def place_new(src: str, dest: str, link_type: str, mode: int) -> os.stat_result:
     """`place` for a `dest` that does not exist (FileExistsError), with no temp file; its stat
     (for a symlink, of what it points to). Links appear whole; copies and clones are written in
     place, as by `write_new`."""
-    if link_type in ("hardlink", "symlink"):
-        try:
-            if link_type == "hardlink":
-                os.link(src, dest)
-            else:
-                os.symlink(os.path.abspath(src), dest)
-            return os.stat(dest)
-        except OSError as exc:
-            if link_type != "hardlink" or exc.errno not in NO_HARDLINK:
-                raise
+    if link_type in ("hardlink", "symlink") and _link_at_free(src, dest, link_type):
+        return os.stat(dest)
     with open(src, "rb", buffering=0) as s:
 
         def fill(fd: int) -> None:

@@ -104,7 +104,7 @@ class ObjectStore:
             os.fchmod(fd, st.st_mode & 0o7777)  # not the object after all: the user's mode again
             if isinstance(exc, FileExistsError):
                 return False
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            if exc.errno not in links.NO_HARDLINK:
                 with _disk_full_guard(dest):
                     raise
         self.add_file(src, h, "copy")  # the cache is on another filesystem, or too many links
