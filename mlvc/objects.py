@@ -80,7 +80,7 @@ class ObjectStore:
                     return False
                 except OSError as exc:
                     os.chmod(src, old_mode)
-                    if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                    if exc.errno not in links.NO_HARDLINK:
                         raise
             links.place(src, dest, "reflink" if link_type != "copy" else "copy", OBJECT_MODE)
         return True
