@@ -44,3 +44,18 @@ def test_the_child_is_waited_for_when_this_half_raises(tmp_path):
     with pytest.raises(ValueError, match="this half failed"):
         forked.both_halves(mine, theirs)
     assert marker.read_text() == "done", "the child was still working when the error came back"
+
+
+def test_progress_bars_start_no_thread_so_a_terminal_still_gets_the_forked_paths():
+    import threading
+
+    from mlvc.cli.richprogress import RichProgress
+
+    before = threading.active_count()
+    progress = RichProgress()
+    task = progress.task("Adding 50 files", 50)
+    for _ in range(50):
+        task.advance(1)
+    assert threading.active_count() == before, "rich's refresh thread would rule out forked.should_fork"
+    task.close()
+    assert progress.bars is None

@@ -1,6 +1,13 @@
-"""Progress bars on stderr with rich, for a terminal only."""
+"""Progress bars on stderr with rich, for a terminal only.
+
+Redrawn from `advance` (at most every REFRESH_S), not by rich's refresh thread: the forked walk
+and add (mlvc/forked.py) are never taken from a process that runs other threads, and on a
+terminal that thread would have kept them in one process.
+"""
 
 from __future__ import annotations
+
+import time
 
 from rich.console import Console
 from rich.progress import (
@@ -22,10 +29,16 @@ class _RichTask:
         self.task_id = task_id
 
     def advance(self, n: int = 1) -> None:
-        self.owner.bars.advance(self.task_id, n)
+        bars = self.owner.bars
+        if bars is not None:
+            bars.advance(self.task_id, n)
+            self.owner.tick(bars)
 
     def close(self) -> None:
         self.owner._closed(self.task_id)
+
+
+REFRESH_S = 0.1
 
 
 class RichProgress:
@@ -33,6 +46,13 @@ class RichProgress:
         self.console = Console(stderr=True)
         self.bars: Progress | None = None
         self.open = 0
+        self._drawn = 0.0
+
+    def tick(self, bars: Progress) -> None:
+        now = time.monotonic()
+        if now - self._drawn >= REFRESH_S:
+            self._drawn = now
+            bars.refresh()
 
     def task(self, description: str, total: int | None, unit: str = "files") -> _RichTask:
         if self.bars is None:
@@ -56,6 +76,7 @@ class RichProgress:
             TimeRemainingColumn(),
             console=self.console,
             transient=True,
+            auto_refresh=False,
         )
 
     def _closed(self, task_id) -> None:
