@@ -365,3 +365,30 @@ def test_forked_hardlink_add_links_every_file_and_leaves_a_clean_status(repo: Pa
     assert _status(repo) == {"data": "unchanged"}
     assert counters["files"] == [] and counters["trees"] == 0, "the child's stat keys were not recorded"
     assert "0 corrupt" in mlvc("cache", "verify").stdout
+
+
+def test_commit_and_checkout_of_a_big_tracked_folder_share_the_walk(repo: Path, mlvc, forks) -> None:
+    """A pointer's file count tells `commit`, a re-`add` and `checkout` that the folder is big:
+    they walk it in two processes, as a status does; the first add (no pointer yet) does not."""
+    from mlvc.workspace import add as add_mod
+    from mlvc.workspace.checkout import Checkout
+
+    build(repo / "data", WIDE)
+    r = _repo(repo)
+    try:
+        add_mod.add(r, ["data"], link_type="copy")
+        assert forks == [], "nothing recorded a file count yet"
+        (repo / "data/d2/f3.txt").write_bytes(b"changed\n")
+        (ptr,) = tracked.load_pointers(r.root)
+        (result,) = add_mod.commit(r, [ptr])
+        assert result.changed and len(forks) == 1
+        add_mod.add(r, ["data"])  # the same content again: unchanged, and walked the same way
+        assert len(forks) == 2
+        (repo / "data/d2/f3.txt").write_bytes(b"edited after the commit\n")
+        (ptr,) = tracked.load_pointers(r.root)
+        (out,) = Checkout(r, force=True).run([ptr])
+        assert out.written == 1 and len(forks) == 3
+        assert (repo / "data/d2/f3.txt").read_bytes() == b"changed\n"
+    finally:
+        r.close()
+    assert _status(repo) == {"data": "unchanged"}

@@ -74,7 +74,7 @@ class Checkout:
     def _one(self, ptr: Pointer) -> CheckoutResult:
         result = CheckoutResult(ptr.path)
         root_abs = self.repo.abs(ptr.path)
-        current = self._scan_current(ptr.path)
+        current = self._scan_current(ptr.path, ptr.ref.files)
         # A pointer to a single file records no mode: keep the workspace file's own.
         mode = current.mode if ptr.ref.kind != TREE and isinstance(current, FileNode) else "644"
         target = Entry(os.path.basename(ptr.path), ptr.ref.kind, ptr.ref.hash, ptr.ref.size, mode)
@@ -107,12 +107,12 @@ class Checkout:
                     f"{rel}: leads outside the repository (to {real}) through a symbolic link; refusing to write there"
                 )
 
-    def _scan_current(self, rel: str) -> FileNode | DirNode | None:
+    def _scan_current(self, rel: str, expect_files: int = 0) -> FileNode | DirNode | None:
         if not os.path.lexists(self.repo.abs(rel)):
             return None
         if os.path.islink(self.repo.abs(rel)) and not os.path.exists(self.repo.abs(rel)):
             return None
-        return self.scanner.scan(rel)[1]
+        return self.scanner.scan(rel, expect_files=expect_files)[1]  # a big folder: two processes walk it
 
     def _plan_entry(self, abspath: str, rel: str, current, target: Entry, plan: _Plan) -> None:
         objects = self.repo.objects
