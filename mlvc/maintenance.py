@@ -67,11 +67,13 @@ class VerifyResult:
     corrupt: list[str] = field(default_factory=list)
     quarantine_dir: str = ""
     temp_files: int = 0  # leftovers of interrupted writes (temp files, unindexed packs), removed
+    bad_packs: dict[str, str] = field(default_factory=dict)  # pack ID -> why its index is unreadable
 
     def to_dict(self) -> dict[str, object]:
         return {
             "checked": self.checked,
             "corrupt": self.corrupt,
+            "bad_packs": self.bad_packs,
             "quarantine": self.quarantine_dir,
             "temp_files": self.temp_files,
         }
@@ -79,9 +81,11 @@ class VerifyResult:
 
 def verify_cache(repo, progress: Progress = NULL, quarantine: bool = True) -> VerifyResult:
     objects = repo.objects
-    hashes = list(objects.iter_hashes())
     qdir = os.path.join(repo.dot, "quarantine")
     result = VerifyResult(quarantine_dir=qdir)
+    if quarantine:  # an unreadable index hides every object of its pack: set the pack aside first
+        result.bad_packs = objects.set_aside_unreadable_packs(qdir)
+    hashes = list(objects.iter_hashes())
     task = progress.task(f"Verifying {len(hashes)} objects", len(hashes), unit="objects")
 
     def check(batch: list[str]) -> list[str]:

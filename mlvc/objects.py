@@ -309,6 +309,27 @@ class ObjectStore:
         for pid in self.packs.packs():
             packs.rewrite(self.packs, pid, keep=lambda h: h not in hashes)
 
+    def set_aside_unreadable_packs(self, dest_dir: str) -> dict[str, str]:
+        """Move every pack whose .idx cannot be read (and so hides all its objects: a pack has no
+        framing of its own to rebuild one from) to `dest_dir`/packs/; {pack ID: why}. What it held
+        then counts as missing, which a pull fetches again, instead of failing every command."""
+        bad: dict[str, str] = {}
+        for pid in self.packs.packs():
+            try:
+                self.packs.entries(pid)
+            except (CorruptObjectError, OSError) as exc:
+                bad[pid] = str(exc)
+        if bad:
+            aside = os.path.join(dest_dir, "packs")
+            os.makedirs(aside, exist_ok=True)
+            for pid in bad:
+                for ext in (packs.IDX, packs.PACK):  # the index first: without it the pack is invisible
+                    src = os.path.join(self.packs.folder, pid + ext)
+                    if os.path.lexists(src):
+                        shutil.move(src, os.path.join(aside, pid + ext))
+                self.packs.forget(pid)
+        return bad
+
     def quarantine(self, h: str, dest_dir: str) -> str:
         return self.quarantine_many({h}, dest_dir)[0]
 

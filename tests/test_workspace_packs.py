@@ -163,3 +163,32 @@ def test_status_after_add_and_checkout_does_not_rehash(repo: Path, mlvc, counter
     counters["trees"] = 0
     assert _status(repo) == {"data": "unchanged"}
     assert counters["files"] == [], "checkout should record what it wrote in the stat cache"
+
+
+def test_verify_sets_aside_a_pack_whose_index_is_unreadable_and_pull_refills_it(repo: Path, mlvc, tmp_path) -> None:
+    """A damaged .idx hides every object of its pack (and makes every command that reads packs fail,
+    naming it): `cache verify` moves the pack aside, after which a pull fetches those objects again."""
+    data = repo / "data"
+    spec = {f"f{i}.txt": f"file {i}\n".encode() * 10 for i in range(20)}
+    build(data, spec)
+    mlvc("add", "data")
+    mlvc("remote", "add", "backup", str(tmp_path / "remote"), "--default")
+    mlvc("push")
+    (idx,) = (repo / ".mlvc/cache/packs").glob("*.idx")
+    os.chmod(idx, 0o644)
+    idx.write_bytes(idx.read_bytes()[:-7])  # cut short: the entry count no longer matches
+    (data / "f3.txt").unlink()
+    r = mlvc("checkout", check=False)
+    assert r.returncode == 1 and idx.name in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+    r = mlvc("cache", "verify", check=False)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "1 unreadable pack index" in r.stdout and idx.name in r.stdout, r.stdout
+    aside = repo / ".mlvc/quarantine/packs"
+    assert (aside / idx.name).exists() and (aside / idx.with_suffix(".pack").name).exists()
+    assert list((repo / ".mlvc/cache/packs").glob("*.idx")) == []
+    assert "0 corrupt" in mlvc("cache", "verify").stdout  # nothing unreadable is left
+
+    mlvc("pull")
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == spec
+    assert corrupt_objects(repo) == [] and "0 corrupt" in mlvc("cache", "verify").stdout

@@ -11,7 +11,8 @@ cache_app = typer.Typer(help="Inspect and repair the local cache.", no_args_is_h
 
 @cache_app.command()
 def verify(as_json: bool = common.JsonOpt) -> None:
-    """Rehash every cached object; move corrupt ones to .mlvc/quarantine/. Exit 1 if any was corrupt."""
+    """Rehash every cached object; move corrupt ones (and packs whose index is unreadable) to
+    .mlvc/quarantine/. Exit 1 if any was corrupt."""
     from mlvc.maintenance import verify_cache
 
     with common.open_repo(mutating=True) as repo:
@@ -21,11 +22,17 @@ def verify(as_json: bool = common.JsonOpt) -> None:
     else:
         common.out(
             f"checked {common.plural(result.checked, 'object')}: {len(result.corrupt)} corrupt"
+            + (f", {len(result.bad_packs)} unreadable pack index(es)" if result.bad_packs else "")
             + (f", removed {result.temp_files} leftover temp files" if result.temp_files else "")
         )
         for h in result.corrupt:
             common.out(f"  corrupt: {h} (moved to {result.quarantine_dir}/; `mlvc pull` fetches it again)")
-    if result.corrupt:
+        for pid, why in result.bad_packs.items():
+            common.out(
+                f"  unreadable pack index: {why} (pack {pid} moved to {result.quarantine_dir}/packs/; "
+                "`mlvc pull` fetches its objects again)"
+            )
+    if result.corrupt or result.bad_packs:
         raise typer.Exit(1)
 
 
