@@ -105,7 +105,7 @@ def write_bytes_atomic(dest: str, data: bytes, mode: int = 0o644) -> None:
             os.close(fd)
         os.replace(tmp, dest)
     except BaseException as exc:
-        _unlink_quiet(tmp)
+        unlink_quiet(tmp)
         _raise_if_disk_full(exc, dest)
         raise
 
@@ -154,7 +154,7 @@ def place(src: str, dest: str, link_type: str, mode: int) -> str:
         os.replace(tmp, dest)
         return used
     except BaseException as exc:
-        _unlink_quiet(tmp)
+        unlink_quiet(tmp)
         _raise_if_disk_full(exc, dest)
         raise
 
@@ -207,7 +207,7 @@ def _create_new(dest: str, mode: int, fill: Callable[[int], object]) -> os.stat_
         finally:
             os.close(fd)
     except BaseException as exc:
-        _unlink_quiet(dest)  # ours (O_EXCL): whole or absent after an error, as with a temp file
+        unlink_quiet(dest)  # ours (O_EXCL): whole or absent after an error, as with a temp file
         _raise_if_disk_full(exc, dest)
         raise
 
@@ -223,8 +223,8 @@ def reflink_supported(directory: str) -> bool:
     except OSError:
         return False
     finally:
-        _unlink_quiet(probe_src)
-        _unlink_quiet(probe_dst)
+        unlink_quiet(probe_src)
+        unlink_quiet(probe_dst)
 
 
 def make_writable(path: str) -> None:
@@ -232,7 +232,10 @@ def make_writable(path: str) -> None:
     os.chmod(path, st.st_mode | stat.S_IWUSR)
 
 
-def _unlink_quiet(path: str) -> None:
+def unlink_quiet(path: str | None) -> None:
+    """Remove `path` if it is there (None: nothing to remove)."""
+    if path is None:
+        return
     try:
         os.unlink(path)
     except FileNotFoundError:

@@ -137,7 +137,7 @@ class ObjectStore:
                     os.replace(tmp, self.path(digest))
                 return digest
             except BaseException:
-                _unlink_quiet(tmp)
+                links.unlink_quiet(tmp)
                 raise
 
     def pack_writer(self) -> packs.PackWriter:
@@ -187,7 +187,7 @@ class ObjectStore:
             os.chmod(tmp, OBJECT_MODE)
             os.replace(tmp, self.path(h))
         except BaseException:
-            _unlink_quiet(tmp)
+            links.unlink_quiet(tmp)
             raise
 
     # -- reading ----------------------------------------------------------
@@ -299,13 +299,13 @@ class ObjectStore:
     def remove(self, h: str) -> None:
         """Remove a loose object (packed ones go through `remove_many`, which rewrites their packs)."""
         self._trees.pop(h, None)
-        _unlink_quiet(self.path(h))
+        links.unlink_quiet(self.path(h))
 
     def remove_many(self, hashes: set[str]) -> None:
         """Remove these objects, loose or packed; a pack that holds any of them is rewritten without them."""
         self._trees.clear()
         for h in hashes:
-            _unlink_quiet(self.path(h))
+            links.unlink_quiet(self.path(h))
         for pid in self.packs.packs():
             packs.rewrite(self.packs, pid, keep=lambda h: h not in hashes)
 
@@ -380,10 +380,3 @@ class _disk_full_guard:
 def check_object(store: ObjectStore, h: str) -> None:
     if not store.is_intact(h):
         raise CorruptObjectError(f"object {h} is corrupt (run `mlvc cache verify`)")
-
-
-def _unlink_quiet(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

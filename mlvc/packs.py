@@ -322,16 +322,16 @@ class PackWriter:
         self._reset()
         os.close(fd)
         if not entries:
-            _unlink_quiet(tmp)
+            links.unlink_quiet(tmp)
             return
         dest, idx = os.path.join(self.folder, pid + PACK), os.path.join(self.folder, pid + IDX)
         try:
             os.replace(tmp, dest)
             links.write_bytes_atomic(idx, encode_index(entries), self.mode)
         except BaseException:
-            _unlink_quiet(tmp)
+            links.unlink_quiet(tmp)
             if not os.path.exists(idx):  # else the same pack (same bytes) was committed before
-                _unlink_quiet(dest)
+                links.unlink_quiet(dest)
             raise
         self.committed.append(pid)
         if self.on_commit is not None:
@@ -342,7 +342,7 @@ class PackWriter:
         with self._lock:
             if self._fd is not None:
                 os.close(self._fd)
-                _unlink_quiet(self._tmp)
+                links.unlink_quiet(self._tmp)
             self._reset()
 
     def __enter__(self) -> PackWriter:
@@ -380,8 +380,8 @@ def rewrite(index: PackIndex, pid: str, keep: Callable[[str], bool]) -> tuple[in
 
 def remove_pack(index: PackIndex, pid: str) -> None:
     """Delete pack `pid`: its index first, so no reader ever sees objects without bytes."""
-    _unlink_quiet(os.path.join(index.folder, pid + IDX))
-    _unlink_quiet(os.path.join(index.folder, pid + PACK))
+    links.unlink_quiet(os.path.join(index.folder, pid + IDX))
+    links.unlink_quiet(os.path.join(index.folder, pid + PACK))
     index.forget(pid)
 
 
@@ -412,12 +412,3 @@ def _raise_disk_full(exc: BaseException, where: str | None) -> None:
         raise DiskFullError(
             f"no space left on device writing {where}; nothing partial was kept, free some space and rerun"
         ) from None
-
-
-def _unlink_quiet(path: str | None) -> None:
-    if path is None:
-        return
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

@@ -303,7 +303,7 @@ class LocalRemoteStore(RemoteStore):
 
     def delete_pack_files(self, names: list[str]) -> None:
         for name in names:
-            _unlink_quiet(self.pack_key(name))
+            links.unlink_quiet(self.pack_key(name))
 
     def put(self, local_path: str, h: str) -> None:
         self._write(h, lambda dest: links.place(local_path, dest, "copy", 0o444))
@@ -321,12 +321,12 @@ class LocalRemoteStore(RemoteStore):
             os.replace(tmp, dest)
             return True
         except OSError as exc:
-            _unlink_quiet(tmp)
+            links.unlink_quiet(tmp)
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise RemoteError(f"remote {self.cfg.name!r} ({self.root}): no space left on device") from None
             raise self.error(exc, f"uploading {h}") from exc
         except BaseException:
-            _unlink_quiet(tmp)
+            links.unlink_quiet(tmp)
             raise
 
     def get_verified(self, h: str, dest: str) -> str:
@@ -335,10 +335,10 @@ class LocalRemoteStore(RemoteStore):
         try:
             return copy_hashing(self.key(h), dest)
         except FileNotFoundError:
-            _unlink_quiet(dest)
+            links.unlink_quiet(dest)
             raise RemoteError(f"remote {self.cfg.name!r}: object {h} is not on the remote") from None
         except OSError as exc:
-            _unlink_quiet(dest)
+            links.unlink_quiet(dest)
             raise self.error(exc, f"downloading {h}") from exc
 
     def _mkdir(self, parent: str) -> None:
@@ -497,13 +497,6 @@ def is_transient(exc: BaseException) -> bool:
                                                    errno.EPIPE, errno.EAGAIN, None):
         return True
     return False
-
-
-def _unlink_quiet(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _first_line(exc: BaseException) -> str:

@@ -42,7 +42,7 @@ def begin(tmp_dir: str, files: list[tuple[str, str]]) -> str:
 
 def end(path: str) -> None:
     """The logged files are all written (or removed): forget them."""
-    _unlink_quiet(path)
+    links.unlink_quiet(path)
     with _live_guard:
         _live.discard(path)
 
@@ -84,7 +84,7 @@ class Leftovers:
         """Forget the files that `done` says a later checkout has made whole: a log with none left is
         removed, else rewritten with the rest (one checkout may restore only some of the paths)."""
         for path in self.stale:
-            _unlink_quiet(path)
+            links.unlink_quiet(path)
         with _live_guard:  # reread under the lock: a checkout beside this one may have settled some
             for path in self.logs:
                 try:
@@ -94,7 +94,7 @@ class Leftovers:
                     continue
                 rest = [(rel, h) for rel, h in files if not done(rel)]
                 if not rest:
-                    _unlink_quiet(path)
+                    links.unlink_quiet(path)
                 elif len(rest) < len(files):
                     links.write_bytes_atomic(path, _encode(rest))
 
@@ -109,10 +109,3 @@ def _decode(data: bytes) -> list[tuple[str, str]]:
         h, _, rel = record.partition(b" ")
         files.append((os.fsdecode(rel), h.decode("ascii", "replace")))
     return files
-
-
-def _unlink_quiet(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
