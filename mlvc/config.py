@@ -11,8 +11,9 @@ import os
 from mlvc.errors import ConfigError
 
 DEFAULTS = {
-    "core": {"link": "auto", "lock_timeout": "60", "jobs": "0"},
+    "core": {"link": "auto", "lock_timeout": "60", "jobs": "0", "fsmonitor": "false"},
 }
+BOOLEANS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 LINK_CHOICES = ("auto", "reflink", "hardlink", "symlink", "copy")
 
 
@@ -63,6 +64,12 @@ class Config:
                 f"{self.path}: core.link is {value!r}; choose one of {', '.join(LINK_CHOICES)}"
             )
         return value
+
+    def get_bool(self, section: str, key: str) -> bool:
+        value = (self.get(section, key) or "false").strip().lower()
+        if value not in BOOLEANS:
+            raise ConfigError(f"{self.path}: {section}.{key} must be true or false, not {value!r}")
+        return BOOLEANS[value]
 
     def get_float(self, section: str, key: str) -> float:
         value = self.get(section, key)

@@ -42,7 +42,7 @@ def _root(
 
 
 def _register() -> None:
-    from mlvc.cli import add, cache, checkout, config, dag, gc, init, remove, repro, status
+    from mlvc.cli import add, cache, checkout, config, dag, fsmonitor, gc, init, remove, repro, status
     from mlvc.cli import bisect as bisect_cmd
     from mlvc.cli import check as check_cmd
     from mlvc.cli import data as data_cmd
@@ -54,8 +54,8 @@ def _register() -> None:
     from mlvc.cli import remote as remote_cmd
     from mlvc.cli import run as run_cmd
 
-    for module in (init, config, add, status, checkout, remove, gc, cache, metrics_cmd, log_cmd, get_cmd,
-                   bisect_cmd, check_cmd, remote_cmd, push_cmd, run_cmd, repro, dag, data_cmd, hooks_cmd):
+    for module in (init, config, add, status, checkout, remove, gc, cache, fsmonitor, metrics_cmd, log_cmd,
+                   get_cmd, bisect_cmd, check_cmd, remote_cmd, push_cmd, run_cmd, repro, dag, data_cmd, hooks_cmd):
         module.register(app)
 
 

@@ -46,6 +46,11 @@ def register(app: typer.Typer) -> None:
 
                     if value not in LINK_CHOICES:
                         raise typer.BadParameter(f"choose one of {', '.join(LINK_CHOICES)}", param_hint="VALUE")
+                if (section, name) == ("core", "fsmonitor"):
+                    from mlvc.config import BOOLEANS
+
+                    if value.strip().lower() not in BOOLEANS:
+                        raise typer.BadParameter("give true or false", param_hint="VALUE")
                 cfg.set(section, name, value, local=local)
             else:
                 current = cfg.get(section, name)

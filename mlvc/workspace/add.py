@@ -10,7 +10,7 @@ from mlvc import pointer as pointers
 from mlvc.errors import MlvcError, PathError
 from mlvc.pointer import Pointer, Ref
 from mlvc.progress import NULL, Progress
-from mlvc.workspace import tracked
+from mlvc.workspace import tracked, watched
 from mlvc.workspace.link import link_node
 from mlvc.workspace.scan import DirNode, FileNode, Scanner
 
@@ -68,6 +68,7 @@ def commit(repo, ptrs: list[Pointer], progress: Progress = NULL) -> list[AddResu
 def _store(repo, scanner: Scanner, rels: list[str]) -> list[AddResult]:
     """Scan every path into the cache (small files of all of them into one pack), then record them:
     a pointer is written only once the pack holding its objects is committed."""
+    watched.prime(repo, rels)
     with scanner.one_pack():
         scanned = [(rel, *scanner.scan(rel, expect_files=_recorded_files(repo, rel))) for rel in rels]
     return [_record(repo, scanner, rel, ref, node) for rel, ref, node in scanned]

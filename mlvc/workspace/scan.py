@@ -29,7 +29,7 @@ from mlvc.progress import NULL, Progress
 from mlvc.tree import FILE, TREE, Entry, Tree, serialize_rows
 from mlvc.workspace.walk import DirNode, FileStat, resign, walk, walk_split
 
-__all__ = ["DirNode", "FileNode", "Scanner"]
+__all__ = ["DirNode", "FileNode", "Scanner", "tree_hash"]
 
 PARALLEL_MIN_FILES = 64
 PARALLEL_MIN_BYTES = 64 << 20
@@ -376,3 +376,8 @@ _row_name = itemgetter(0)
 def _unpack(value: str) -> tuple[str, int, int]:
     h, size, nfiles = value.split(":")
     return h, int(size), int(nfiles)
+
+
+def tree_hash(value: str) -> str:
+    """The tree hash in a stat-cache `trees` value (as `_resolve` records it)."""
+    return _unpack(value)[0]

@@ -9,6 +9,7 @@ from mlvc.errors import MlvcError
 from mlvc.pointer import Pointer, Ref
 from mlvc.progress import NULL, Progress
 from mlvc.tree import TREE, Tree
+from mlvc.workspace import watched
 from mlvc.workspace.diff import Change, diff_trees
 from mlvc.workspace.scan import DirNode, Scanner
 
@@ -44,11 +45,14 @@ def workspace_loader(scanner: Scanner, node: DirNode):
     return load
 
 
-def path_status(repo, scanner: Scanner, ptr: Pointer) -> PathStatus:
+def path_status(repo, scanner: Scanner, ptr: Pointer, watched_hash: str | None = None) -> PathStatus:
+    """`watched_hash`: the folder's tree hash as the file-system watcher sees it (no walk)."""
     ref = ptr.ref
     in_cache = repo.objects.has(ref.hash)
     if not os.path.lexists(repo.abs(ptr.path)):
         return PathStatus(ptr.path, DELETED, in_cache=in_cache)
+    if watched_hash == ref.hash:
+        return PathStatus(ptr.path, UNCHANGED, in_cache=in_cache)
     current, node = scanner.scan(ptr.path, expect_files=ref.files)
     if current.hash == ref.hash:
         return PathStatus(ptr.path, UNCHANGED, in_cache=in_cache)
@@ -66,7 +70,8 @@ def path_status(repo, scanner: Scanner, ptr: Pointer) -> PathStatus:
 
 def status(repo, ptrs: list[Pointer], progress: Progress = NULL) -> list[PathStatus]:
     scanner = Scanner(repo, store=False, progress=progress)
-    return [path_status(repo, scanner, p) for p in ptrs]
+    hashes = watched.tree_hashes(repo, ptrs)
+    return [path_status(repo, scanner, p, hashes.get(p.path)) for p in ptrs]
 
 
 def current_ref(repo, rel: str) -> Ref:

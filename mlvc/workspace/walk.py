@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from mlvc.tree import Entry, Tree
     from mlvc.workspace.scan import FileNode
 
-__all__ = ["DirNode", "FileStat", "folder_signature", "resign", "should_fork", "walk", "walk_split"]
+__all__ = ["DirNode", "FileStat", "folder_signature", "list_folder", "resign", "should_fork", "walk", "walk_split"]
 
 SPLIT_MIN_ENTRIES = 4
 
@@ -109,12 +109,21 @@ def folder_signature(root: str, rel: str) -> str:
 # comprehension of stats, one tuple per file and one marshal call for its signature.
 def walk(root: str, abspath: str, rel: str, name: str, rules: IgnoreRules, parent_fd: int | None = None) -> DirNode:
     """Folder `rel` of the repository at `root`, listed (not hashed), with its listing signature."""
+    return list_folder(root, abspath, rel, name, rules, parent_fd, walk)
+
+
+def list_folder(
+    root: str, abspath: str, rel: str, name: str, rules: IgnoreRules, parent_fd: int | None, walker
+) -> DirNode:
+    """Folder `rel`, listed and signed, with each subfolder given by `walker` (same arguments as
+    `walk`): `walk` itself goes all the way down; the file-system watcher (mlvc.fsmonitor) watches
+    each folder before listing it, and keeps the subfolders that did not change."""
     fd = _open_dir(abspath, rel, name, parent_fd)
     try:
         names = os.listdir(fd)
         if MLVCIGNORE in names:
             rules = rules.enter(root, rel)
-        files, keys, dirs = _entries(root, fd, abspath, rel, names, rules, walk)
+        files, keys, dirs = _entries(root, fd, abspath, rel, names, rules, walker)
     finally:
         os.close(fd)
     return _finish(DirNode(name, abspath, rel), files, keys, dirs)
