@@ -88,6 +88,13 @@ def _steps(root: Path, outside: Path):
     yield "outside file changes", lambda: (outside / "target.txt").write_bytes(b"target changed, longer")
     yield "outside file removed and made again", lambda: (
         (outside / "target.txt").unlink(), (outside / "target.txt").write_bytes(b"again"))
+    yield "link to an outside folder", lambda: (
+        build(outside / "A", {"1.txt": b"1"}), build(outside / "B", {"1.txt": b"one", "2.txt": b"2"}),
+        os.symlink(outside / "A", d / "sub/ln"))
+    yield "that link retargeted while its folder is dirty", lambda: (
+        os.utime(d / "sub/c.txt", ns=(2, 2_000_000_000)), (d / "sub/ln").unlink(),
+        os.symlink(outside / "B", d / "sub/ln"))
+    yield "a file in the linked folder", lambda: (outside / "B/3.txt").write_bytes(b"3")
     yield "temp file of mlvc", lambda: (d / "sub/.mlvc-tmp-x").write_bytes(b"ignored")
     yield ".mlvcignore inside", lambda: (d / ".mlvcignore").write_text("*.txt\n!sub/**\n")
     yield ".mlvcignore above", lambda: (root / ".mlvcignore").write_text("data/m1/\n")

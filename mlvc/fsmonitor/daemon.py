@@ -1,11 +1,13 @@
-"""The watcher process of one repository: `python -m mlvc.fsmonitor.daemon ROOT`.
+"""The watcher process of one repository: `python -m mlvc.fsmonitor.daemon ROOT [FOLDER...]`.
 
-It holds a walked DirNode tree (mlvc.workspace.walk) for each tracked folder it was asked about,
-watches every folder of it with inotify, and marks a folder dirty when an event names it. A
-question is answered once its cookie's event has been read (so every earlier change has been
-too): dirty folders are listed again, deepest first, keeping the subfolders no event added or
-removed, and the signatures of the folders above them are computed again. Listing and signing
-are the walker's own code, so a signature is the one `status` would have walked to.
+It holds a walked DirNode tree (mlvc.workspace.walk) for each tracked folder it was asked about
+and watches every folder of it with inotify. An event marks its folder dirty, and that folder is
+not watched again until it is listed again: one event per folder is enough to know, and an add
+of 50,000 files would otherwise queue 50,000. A question is answered once its cookie's event has
+been read (so every earlier change has been too): dirty folders are listed again, parents first,
+keeping each subfolder that is still the same folder (same inode, not named by an event), and
+the folders above them are signed again. Listing and signing are the walker's own code, so a
+signature is the one `status` would have walked to.
 
 It exits on `mlvc fsmonitor stop`, when its own folder (`.mlvc/tmp/fsmonitor/`) goes away
 (the repository was deleted or moved), or after IDLE_EXIT_S without a question.
@@ -33,6 +35,7 @@ COOKIE_WAIT_S = 5.0
 FOLDER_MASK = inotify.CHANGES | inotify.SELF | inotify.IN_ONLYDIR | inotify.IN_EXCL_UNLINK
 LINK_MASK = inotify.CHANGES | inotify.SELF  # the file behind a symbolic link, wherever it lives
 GONE = inotify.SELF | inotify.IN_IGNORED
+UNWATCHED = -1  # in place of a dirty folder's watch (`Watcher._unwatch_dirty`)
 
 
 class Watcher:
@@ -44,6 +47,7 @@ class Watcher:
         self.trees: dict[str, DirNode] = {}  # tracked folder -> its walked tree
         self.nodes: dict[str, tuple[str, DirNode]] = {}  # folder -> (its tracked folder, node)
         self.rules: dict[str, IgnoreRules] = {}  # folder -> the ignore rules it was listed with
+        self.identity: dict[str, tuple[int, int]] = {}  # folder -> (device, inode) when walked
         self.wds_of: dict[str, list[int]] = {}  # folder -> its watch and those of linked files in it
         self.folders_of: dict[int, set[str]] = {}  # watch -> the folders whose listing it shows
         self.paths_of: dict[int, set[tuple[str, str]]] = {}  # watch -> (tracked folder, next name on its path)
@@ -72,9 +76,11 @@ class Watcher:
             if name == MLVCIGNORE:
                 self.forget(target)  # the rules of the folders below changed
                 continue
-            names = self.dirty.setdefault(rel, set())
+            if rel not in self.dirty:
+                self.dirty[rel] = set()
+                self._unwatch_dirty(rel, wd)
             if name and mask & inotify.STRUCTURE:
-                names.add(name)
+                self.dirty[rel].add(name)
         for target, step in list(self.paths_of.get(wd, ())):
             if name in (step, MLVCIGNORE) or mask & GONE:
                 self.forget(target)  # the path to it or the rules above it changed: walk it anew
@@ -136,11 +142,23 @@ class Watcher:
         wd = self.notify.add_watch(abspath, FOLDER_MASK)
         self.folders_of.setdefault(wd, set()).add(rel)
         self.wds_of[rel] = [wd]
+        self.identity[rel] = _identity(os.stat(abspath))
         self.rules[rel] = rules
         node = list_folder(root, abspath, rel, name, rules, parent_fd, partial(self._walk, target))
         self.nodes[rel] = (target, node)
         self._watch_linked_files(rel, abspath)
         return node
+
+    def _unwatch_dirty(self, rel: str, wd: int) -> None:
+        """A dirty folder is listed whole at the next question, so its further events tell
+        nothing: stop watching it until then (an add of 50,000 files by hardlink would queue an
+        event per chmod, and wake this process for each). A subfolder replaced meanwhile is told
+        apart by its inode (`_relist`); one only this folder's own watch serves, and only that."""
+        if self.wds_of[rel][0] != wd or self.folders_of.get(wd) != {rel} or self.paths_of.get(wd):
+            return
+        self.notify.rm_watch(wd)
+        del self.folders_of[wd]
+        self.wds_of[rel][0] = UNWATCHED
 
     def _watch_linked_files(self, rel: str, abspath: str) -> None:
         """A symbolic link to a file is listed with the file's stat, and the file may live in a
@@ -174,13 +192,21 @@ class Watcher:
     def _relist(self, target: str, rel: str) -> None:
         node = self.nodes[rel][1]
         changed = self.dirty.pop(rel, set())
+        if self.wds_of[rel][0] == UNWATCHED:  # watched again before it is listed, as in a walk
+            wd = self.notify.add_watch(node.abspath, FOLDER_MASK)
+            self.folders_of.setdefault(wd, set()).add(rel)
+            self.wds_of[rel][0] = wd
         kept = {d.name: d for d in node.dirs}
         for name in changed & kept.keys():  # added, removed or replaced: walked anew if still there
             self._drop(kept.pop(name))
 
         def subfolder(root, abspath, child_rel, name, rules, parent_fd):
             old = kept.get(name)
-            return old if old is not None else self._walk(target, root, abspath, child_rel, name, rules, parent_fd)
+            if old is not None and self.identity.get(child_rel) == _identity(os.stat(name, dir_fd=parent_fd)):
+                return old  # the same folder, its own watches kept its listing current
+            if old is not None:
+                self._drop(kept.pop(name))  # replaced while this folder was not watched
+            return self._walk(target, root, abspath, child_rel, name, rules, parent_fd)
 
         for wd in self.wds_of.get(rel, ())[1:]:  # linked files: watched again below if still there
             self.folders_of.get(wd, set()).discard(rel)
@@ -198,6 +224,7 @@ class Watcher:
     def _drop(self, node: DirNode) -> None:
         for d in node.iter_dirs():
             self.nodes.pop(d.rel, None)
+            self.identity.pop(d.rel, None)
             self.rules.pop(d.rel, None)
             self.dirty.pop(d.rel, None)
             for wd in self.wds_of.pop(d.rel, ()):
@@ -206,7 +233,7 @@ class Watcher:
 
     def _release(self, wd: int) -> None:
         """Stop watching `wd` once no folder and no tracked path needs it."""
-        if self.folders_of.get(wd) or self.paths_of.get(wd):
+        if wd == UNWATCHED or self.folders_of.get(wd) or self.paths_of.get(wd):
             return
         self.folders_of.pop(wd, None)
         self.paths_of.pop(wd, None)
@@ -215,6 +242,10 @@ class Watcher:
 
 def _depth(rel: str) -> int:
     return rel.count("/")
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
 
 
 class Server:
