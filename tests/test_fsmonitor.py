@@ -46,9 +46,29 @@ def watched(repo: Path, mlvc):
         client.stop(str(repo))
 
 
+def _watched_signature(root: Path, rel: str = "data") -> str | None:
+    """The watcher's signature of `rel`; a watcher that does not know it yet answers without it
+    and walks it a moment later (daemon.WALK_DELAY_S): ask until it does."""
+    deadline = time.monotonic() + 10
+    while True:
+        got = client.signatures(str(root), [rel]).get(rel)
+        if got is not None or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
+
+
 def _agrees(root: Path, rel: str = "data") -> None:
-    got = client.signatures(str(root), [rel])
-    assert got.get(rel) == folder_signature(str(root), rel)
+    assert _watched_signature(root, rel) == folder_signature(str(root), rel)
+
+
+def _info_when(root: Path, ready) -> dict:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        info = client.ask(str(root), "info")
+        if info is not None and ready(info):
+            return info
+        time.sleep(0.05)
+    pytest.fail(f"the watcher never got there: {client.ask(str(root), 'info')}")
 
 
 def _status(mlvc) -> dict[str, dict]:
@@ -112,16 +132,16 @@ def test_the_watcher_agrees_with_a_walk_after_every_kind_of_change(watched: Path
     _agrees(watched)  # starts the watcher, which walks data/ once
     for what, change in _steps(watched, outside):
         change()
-        got = client.signatures(str(watched), ["data"]).get("data")
-        assert got == folder_signature(str(watched), "data"), f"after: {what}"
+        assert _watched_signature(watched) == folder_signature(str(watched), "data"), f"after: {what}"
     info = client.ask(str(watched), "info")
     assert info and info["tracked"] == ["data"] and info["overflows"] == 0
 
 
 def test_status_with_the_watcher_reports_what_a_walk_reports(watched: Path, mlvc) -> None:
+    assert _status(mlvc) == {"data": {"state": "unchanged", "changes": {}}}  # walked; starts the watcher
+    _info_when(watched, lambda info: info["tracked"] == ["data"])  # which then lists data/
     assert _status(mlvc) == {"data": {"state": "unchanged", "changes": {}}}
-    assert client.ask(str(watched), "info") is not None, "the first status starts the watcher"
-    assert _status(mlvc) == {"data": {"state": "unchanged", "changes": {}}}  # answered from its listing
+    assert client.ask(str(watched), "info")["answered"] == 1  # that status walked nothing
     (watched / "data/sub/deeper/new.txt").write_bytes(b"new")
     (watched / "data/a.txt").chmod(0o644)
     (watched / "data/a.txt").write_bytes(b"changed")
@@ -141,15 +161,9 @@ def test_add_has_the_watcher_list_the_folder_for_the_next_status(repo: Path, mlv
     mlvc("config", "core.fsmonitor", "true")
     try:
         mlvc("add", "data")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            info = client.ask(str(repo), "info")
-            if info and info["tracked"] == ["data"]:
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("the watcher started by `mlvc add` never listed data/")
+        _info_when(repo, lambda info: info["tracked"] == ["data"])
         assert _status(mlvc)["data"]["state"] == "unchanged"
+        assert client.ask(str(repo), "info")["answered"] == 1
     finally:
         client.stop(str(repo))
 
@@ -162,8 +176,7 @@ def test_a_killed_watcher_is_replaced_and_a_gone_repository_ends_it(watched: Pat
     (watched / "data/a.txt").chmod(0o644)
     (watched / "data/a.txt").write_bytes(b"while no watcher ran")
     assert _status(mlvc)["data"]["changes"] == {"data/a.txt": "modified"}
-    new = client.ask(str(watched), "info")
-    assert new is not None and new["pid"] != info["pid"]
+    new = _info_when(watched, lambda i: i["pid"] != info["pid"])
     _agrees(watched)
     shutil.rmtree(watched / ".mlvc")  # the repository goes: so does its watcher
     deadline = time.monotonic() + 10
@@ -176,6 +189,7 @@ def test_cli_start_status_stop(watched: Path, mlvc) -> None:
     assert "not running" in mlvc("fsmonitor", "status").stdout
     assert "running (pid" in mlvc("fsmonitor", "start").stdout
     mlvc("status")
+    _info_when(watched, lambda info: info["tracked"] == ["data"])
     doc = json.loads(mlvc("fsmonitor", "status", "--json").stdout)
     assert doc["enabled"] and doc["running"] and doc["tracked"] == ["data"] and doc["folders_watched"] == 4
     assert "stopped" in mlvc("fsmonitor", "stop").stdout

@@ -49,7 +49,8 @@ def register(app: typer.Typer) -> None:
             enabled = repo.config.get_bool("core", "fsmonitor")
         doc = {"enabled": enabled, "running": info is not None}
         if info is not None:
-            doc.update({k: info[k] for k in ("pid", "tracked", "folders_watched", "overflows") if k in info})
+            keys = ("pid", "tracked", "folders_watched", "answered", "overflows")
+            doc.update({k: info[k] for k in keys if k in info})
         if as_json:
             common.emit_json(doc)
             return
@@ -60,5 +61,6 @@ def register(app: typer.Typer) -> None:
         tracked = ", ".join(doc.get("tracked", [])) or "none yet"
         common.out(f"watcher: running (pid {doc.get('pid')}), {doc.get('folders_watched', 0)} folders watched")
         common.out(f"tracked folders listed: {tracked}")
+        common.out(f"folders a status did not have to walk: {doc.get('answered', 0)}")
         if doc.get("overflows"):
             common.out(f"event queue overflows: {doc['overflows']} (each one made the next status walk)")

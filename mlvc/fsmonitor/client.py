@@ -16,7 +16,7 @@ from mlvc.fsmonitor.protocol import COOKIE_PREFIX, LOG, PID, PROTOCOL, Address, 
 from mlvc.links import unlink_quiet
 
 START_WAIT_S = 5.0
-ANSWER_WAIT_S = 30.0  # a first question walks the folders: as long as a status without a watcher
+ANSWER_WAIT_S = 10.0  # relisting what changed: at worst a walk of the folders
 
 
 class WatcherError(MlvcError):
@@ -28,12 +28,16 @@ def supported() -> bool:
 
 
 def signatures(root: str, targets: list[str]) -> dict[str, str]:
-    """Tracked folder -> its listing signature now, for those the watcher could list; {} when
-    there is no usable watcher (one is started for the next time where none runs)."""
+    """Tracked folder -> its listing signature now, for those the watcher has listed; the others
+    it lists after answering, for the next status. {} when no watcher runs: one is started, and
+    this call does not wait for it."""
     if not supported():
         return {}
     try:
-        conn = connect(root) or start(root)
+        conn = connect(root)
+        if conn is None:
+            launch(root, targets)  # it walks them once this status (walking them itself) is done
+            return {}
     except (OSError, WatcherError):
         return {}
     cookie = os.path.join(cookie_folder(root), f"{COOKIE_PREFIX}{os.getpid()}-{time.monotonic_ns()}")
@@ -59,7 +63,7 @@ def signatures(root: str, targets: list[str]) -> dict[str, str]:
 
 
 def watch(root: str, targets: list[str]) -> None:
-    """Have the watcher walk and watch `targets` now, starting it where none runs; no waiting
+    """Have the watcher walk and watch `targets` soon, starting it where none runs; no waiting
     for it, and no error: a watcher that cannot help leaves `status` walking as before."""
     if not supported():
         return

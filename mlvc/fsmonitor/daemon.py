@@ -31,6 +31,11 @@ from mlvc.ignore import MLVCIGNORE, IgnoreRules
 from mlvc.workspace.walk import DirNode, list_folder, resign
 
 IDLE_EXIT_S = 6 * 3600
+# A folder the watcher does not know yet, or whose files mostly changed, is not walked while the
+# question waits (that costs the asking status more than its own walk on all CPUs): the answer
+# leaves it out, and the walk comes this much later, once that status (walking it itself) or the
+# add that announced it is done.
+WALK_DELAY_S = 0.5
 COOKIE_WAIT_S = 5.0
 FOLDER_MASK = inotify.CHANGES | inotify.SELF | inotify.IN_ONLYDIR | inotify.IN_EXCL_UNLINK
 LINK_MASK = inotify.CHANGES | inotify.SELF  # the file behind a symbolic link, wherever it lives
@@ -104,6 +109,17 @@ class Watcher:
         except (OSError, MlvcError):
             self.forget(target)
             return None
+
+    def mostly_dirty(self, target: str) -> bool:
+        """Do folders holding most of `target`'s files wait to be listed again (an add by
+        hardlink chmods every file)? The asker's own walk, on all CPUs, is then the faster one."""
+        dirty = total = 0
+        for d in self.trees[target].iter_dirs():
+            files = d._names.count("\0") + 1 if d._names else 0
+            total += files
+            if d.rel in self.dirty:
+                dirty += files
+        return dirty * 2 > total
 
     def forget(self, target: str) -> None:
         """Drop what is known of `target`: the next question walks it again."""
@@ -260,6 +276,8 @@ class Server:
         self.watcher = Watcher(root, self.notify)
         self.cookies: set[str] = set()  # cookies seen, not yet asked about
         self.waiting: list[tuple[socket.socket, dict, float]] = []
+        self.walks: dict[str, float] = {}  # tracked folder -> when to walk it
+        self.answered = 0  # signatures given: folders a status did not walk
         self.buffers: dict[socket.socket, bytearray] = {}
         self.selector = selectors.DefaultSelector()
         self.started = time.time()
@@ -273,7 +291,7 @@ class Server:
             now = time.monotonic()
             if now - self.last_question > IDLE_EXIT_S or not os.path.isdir(self.cookie_dir):
                 return
-            deadline = min([w[2] for w in self.waiting], default=now + 60)
+            deadline = min([w[2] for w in self.waiting] + list(self.walks.values()), default=now + 60)
             for key, _ in self.selector.select(max(0.0, deadline - now)):
                 if key.data == "accept":
                     conn, _ = listener.accept()
@@ -285,6 +303,22 @@ class Server:
                 else:
                     self.read_questions(key.fileobj)  # type: ignore[arg-type]
             self.answer_waiting()
+            self.walk_due()
+
+    def schedule(self, targets: list[str]) -> None:
+        """Walk (or list again what changed in) these tracked folders a little later (WALK_DELAY_S)."""
+        due = time.monotonic() + WALK_DELAY_S
+        for target in targets:
+            if isinstance(target, str):
+                self.walks.setdefault(target, due)
+
+    def walk_due(self) -> None:
+        now = time.monotonic()
+        for target, due in list(self.walks.items()):
+            if due <= now and self.running:
+                del self.walks[target]
+                self.read_events()  # what changed until now is listed now, not at the next question
+                self.watcher.signature(target)
 
     def read_events(self) -> None:
         while self.running and (events := self.notify.read()):
@@ -321,12 +355,11 @@ class Server:
             if op == "signatures":
                 self.read_events()  # its cookie is likely in the queue already
                 self.waiting.append((conn, question, time.monotonic() + COOKIE_WAIT_S))
-            elif op == "watch":  # from add/commit: list these now, the status after them asks
-                for target in question.get("targets", []):
-                    if isinstance(target, str) and target not in self.watcher.trees:
-                        self.watcher.signature(target)
+            elif op == "watch":  # from add/commit: the status after them finds these listed
+                self.schedule(question.get("targets", []))
             elif op == "info":
-                self.reply(conn, {"ok": True, "pid": os.getpid(), "started": self.started, **self.watcher.info()})
+                info = {"pid": os.getpid(), "started": self.started, "answered": self.answered, **self.watcher.info()}
+                self.reply(conn, {"ok": True, **info})
             elif op == "stop":
                 self.reply(conn, {"ok": True})
                 self.running = False
@@ -341,7 +374,11 @@ class Server:
             if cookie in self.cookies:
                 self.cookies.discard(cookie)
                 targets = [t for t in question.get("targets", []) if isinstance(t, str)]
-                self.reply(conn, {"ok": True, "signatures": {t: self.watcher.signature(t) for t in targets}})
+                ready = [t for t in targets if t in self.watcher.trees and not self.watcher.mostly_dirty(t)]
+                found = {t: self.watcher.signature(t) for t in ready}
+                self.answered += sum(1 for sig in found.values() if sig is not None)
+                self.reply(conn, {"ok": True, "signatures": found})
+                self.schedule([t for t in targets if t not in ready])
             elif now >= deadline:
                 self.reply(conn, {"ok": False, "error": "cookie not seen"})
             else:
@@ -386,8 +423,7 @@ def main(root: str, targets: list[str]) -> int:
         with open(os.path.join(here, PID), "w") as f:
             f.write(f"{os.getpid()}\n")
         print(f"{time.strftime('%FT%T')} watching {root} (pid {os.getpid()})", flush=True)
-        for target in targets:  # asked for by the add that started this watcher
-            server.watcher.signature(target)
+        server.schedule(targets)  # asked for by the add or status that started this watcher
         server.serve(listener)
     finally:
         listener.close()

@@ -68,10 +68,16 @@ def commit(repo, ptrs: list[Pointer], progress: Progress = NULL) -> list[AddResu
 def _store(repo, scanner: Scanner, rels: list[str]) -> list[AddResult]:
     """Scan every path into the cache (small files of all of them into one pack), then record them:
     a pointer is written only once the pack holding its objects is committed."""
-    watched.prime(repo, rels)
+    # The watcher (core.fsmonitor) lists them while this works, where the workspace files stay
+    # as they are; with hardlink or symlink every file is changed here, so only after that.
+    if scanner.packing:
+        watched.prime(repo, rels)
     with scanner.one_pack():
         scanned = [(rel, *scanner.scan(rel, expect_files=_recorded_files(repo, rel))) for rel in rels]
-    return [_record(repo, scanner, rel, ref, node) for rel, ref, node in scanned]
+    results = [_record(repo, scanner, rel, ref, node) for rel, ref, node in scanned]
+    if not scanner.packing:
+        watched.prime(repo, rels)
+    return results
 
 
 def _recorded_files(repo, rel: str) -> int:

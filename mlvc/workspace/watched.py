@@ -27,8 +27,8 @@ def tree_hashes(repo, ptrs: list[Pointer]) -> dict[str, str]:
 
 
 def prime(repo, rels: list[str]) -> None:
-    """Have the watcher list these folders now, while the caller (add, commit) works on them, so
-    that the next status finds them listed. Never waits, never fails the caller."""
+    """Have the watcher list these folders soon (add, commit), so that a status after them finds
+    them listed. Never waits, never fails the caller."""
     if not enabled(repo):
         return
     folders = [rel for rel in rels if os.path.isdir(repo.abs(rel))]
