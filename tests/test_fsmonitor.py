@@ -229,3 +229,27 @@ def test_an_event_queue_overflow_drops_what_was_listed(watched: Path) -> None:
         assert watcher.signature("../etc") is None and watcher.signature("data/a.txt") is None
     finally:
         notify.close()
+
+
+def test_a_question_during_a_walk_is_answered_at_once_without_signatures(watched: Path) -> None:
+    import selectors
+    import socket
+
+    from mlvc.fsmonitor.daemon import Server
+    from mlvc.fsmonitor.protocol import cookie_folder, receive, send
+
+    os.makedirs(cookie_folder(str(watched)), exist_ok=True)
+    server = Server(str(watched))
+    ours, theirs = socket.socketpair()
+    try:
+        ours.setblocking(False)
+        server.buffers[ours] = bytearray()
+        server.selector.register(ours, selectors.EVENT_READ, "conn")
+        send(theirs, {"op": "signatures", "cookie": "cookie-never-made", "targets": ["data"]})
+        server.answer_busy()  # what a walk calls before each folder
+        assert receive(theirs) == {"protocol": 1, "ok": True, "signatures": {}}
+        assert "data" in server.walks and server.waiting == []  # walked later, nobody kept waiting
+    finally:
+        theirs.close()
+        server.close(ours)
+        server.notify.close()

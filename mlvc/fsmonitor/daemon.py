@@ -22,6 +22,7 @@ import selectors
 import socket
 import sys
 import time
+from collections.abc import Callable
 from functools import partial
 
 from mlvc.errors import MlvcError
@@ -59,6 +60,7 @@ class Watcher:
         self.above: dict[str, list[int]] = {}  # tracked folder -> watches of the folders above it
         self.dirty: dict[str, set[str]] = {}  # folder -> names of entries added or removed in it
         self.overflows = 0
+        self.on_folder: Callable[[], None] = _nothing  # the server answers questions meanwhile
 
     # -- events ---------------------------------------------------------------
     def handle(self, wd: int, mask: int, name: str) -> None:
@@ -155,6 +157,7 @@ class Watcher:
         self, target: str, root: str, abspath: str, rel: str, name: str, rules: IgnoreRules, parent_fd: int | None
     ) -> DirNode:
         """`walk`, watching each folder before listing it: a change after the listing is an event."""
+        self.on_folder()
         wd = self.notify.add_watch(abspath, FOLDER_MASK)
         self.folders_of.setdefault(wd, set()).add(rel)
         self.wds_of[rel] = [wd]
@@ -256,6 +259,10 @@ class Watcher:
         self.notify.rm_watch(wd)
 
 
+def _nothing() -> None:
+    pass
+
+
 def _depth(rel: str) -> int:
     return rel.count("/")
 
@@ -287,6 +294,7 @@ class Server:
     def serve(self, listener: socket.socket) -> None:
         self.selector.register(listener, selectors.EVENT_READ, "accept")
         self.selector.register(self.notify.fd, selectors.EVENT_READ, "events")
+        self.watcher.on_folder = self.answer_busy
         while self.running:
             now = time.monotonic()
             if now - self.last_question > IDLE_EXIT_S or not os.path.isdir(self.cookie_dir):
@@ -294,16 +302,29 @@ class Server:
             deadline = min([w[2] for w in self.waiting] + list(self.walks.values()), default=now + 60)
             for key, _ in self.selector.select(max(0.0, deadline - now)):
                 if key.data == "accept":
-                    conn, _ = listener.accept()
-                    conn.setblocking(False)
-                    self.buffers[conn] = bytearray()
-                    self.selector.register(conn, selectors.EVENT_READ, "conn")
+                    self.accept(key.fileobj)  # type: ignore[arg-type]
                 elif key.data == "events":
                     self.read_events()
                 else:
                     self.read_questions(key.fileobj)  # type: ignore[arg-type]
             self.answer_waiting()
             self.walk_due()
+
+    def accept(self, listener: socket.socket) -> None:
+        conn, _ = listener.accept()
+        conn.setblocking(False)
+        self.buffers[conn] = bytearray()
+        self.selector.register(conn, selectors.EVENT_READ, "conn")
+
+    def answer_busy(self) -> None:
+        """Called before each folder of a walk: a question that comes meanwhile is answered at
+        once, with no signature (its status walks, rather than wait for this walk to end).
+        Events stay queued until the walk is done."""
+        for key, _ in self.selector.select(0):
+            if key.data == "accept":
+                self.accept(key.fileobj)  # type: ignore[arg-type]
+            elif key.data == "conn":
+                self.read_questions(key.fileobj, busy=True)  # type: ignore[arg-type]
 
     def schedule(self, targets: list[str]) -> None:
         """Walk (or list again what changed in) these tracked folders a little later (WALK_DELAY_S)."""
@@ -332,7 +353,7 @@ class Server:
                 if mask & inotify.IN_Q_OVERFLOW:  # cookie events may be lost too; the trees are dropped
                     self.cookies.update(n for n in os.listdir(self.cookie_dir) if n.startswith(COOKIE_PREFIX))
 
-    def read_questions(self, conn: socket.socket) -> None:
+    def read_questions(self, conn: socket.socket, busy: bool = False) -> None:
         try:
             chunk = conn.recv(1 << 16)
         except OSError:
@@ -352,7 +373,10 @@ class Server:
                 continue
             self.last_question = time.monotonic()
             op = question.get("op") if isinstance(question, dict) else None
-            if op == "signatures":
+            if op == "signatures" and busy:
+                self.reply(conn, {"ok": True, "signatures": {}})
+                self.schedule(question.get("targets", []))
+            elif op == "signatures":
                 self.read_events()  # its cookie is likely in the queue already
                 self.waiting.append((conn, question, time.monotonic() + COOKIE_WAIT_S))
             elif op == "watch":  # from add/commit: the status after them finds these listed
