@@ -47,14 +47,14 @@ def watched(repo: Path, mlvc):
 
 
 def _watched_signature(root: Path, rel: str = "data") -> str | None:
-    """The watcher's signature of `rel`; a watcher that does not know it yet answers without it
-    and walks it a moment later (daemon.WALK_DELAY_S): ask until it does."""
-    deadline = time.monotonic() + 10
-    while True:
+    """The watcher's signature of `rel`. One that does not know it yet (or just dropped it)
+    answers without it and walks it once no status asked for daemon.WALK_DELAY_S: then ask again."""
+    for _ in range(3):
         got = client.signatures(str(root), [rel]).get(rel)
-        if got is not None or time.monotonic() > deadline:
+        if got is not None:
             return got
-        time.sleep(0.05)
+        _info_when(root, lambda info: not info["walks_pending"])
+    return None
 
 
 def _agrees(root: Path, rel: str = "data") -> None:

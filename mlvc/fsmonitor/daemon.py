@@ -34,8 +34,8 @@ from mlvc.workspace.walk import DirNode, list_folder, resign
 IDLE_EXIT_S = 6 * 3600
 # A folder the watcher does not know yet, or whose files mostly changed, is not walked while the
 # question waits (that costs the asking status more than its own walk on all CPUs): the answer
-# leaves it out, and the walk comes this much later, once that status (walking it itself) or the
-# add that announced it is done.
+# leaves it out, and the walk comes once no command has asked anything for this long (a script's
+# statuses, one after another, each walk on all CPUs undisturbed).
 WALK_DELAY_S = 0.5
 COOKIE_WAIT_S = 5.0
 FOLDER_MASK = inotify.CHANGES | inotify.SELF | inotify.IN_ONLYDIR | inotify.IN_EXCL_UNLINK
@@ -371,8 +371,11 @@ class Server:
             except ValueError:
                 self.reply(conn, {"ok": False, "error": "not JSON"})
                 continue
-            self.last_question = time.monotonic()
+            self.last_question = now = time.monotonic()
             op = question.get("op") if isinstance(question, dict) else None
+            if op == "signatures":
+                for target, due in self.walks.items():  # while statuses come one after another, wait
+                    self.walks[target] = max(due, now + WALK_DELAY_S)
             if op == "signatures" and busy:
                 self.reply(conn, {"ok": True, "signatures": {}})
                 self.schedule(question.get("targets", []))
@@ -382,7 +385,8 @@ class Server:
             elif op == "watch":  # from add/commit: the status after them finds these listed
                 self.schedule(question.get("targets", []))
             elif op == "info":
-                info = {"pid": os.getpid(), "started": self.started, "answered": self.answered, **self.watcher.info()}
+                info = {"pid": os.getpid(), "started": self.started, "answered": self.answered,
+                        "walks_pending": sorted(self.walks), **self.watcher.info()}
                 self.reply(conn, {"ok": True, **info})
             elif op == "stop":
                 self.reply(conn, {"ok": True})
