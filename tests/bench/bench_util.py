@@ -98,7 +98,7 @@ def cmd_verify(src, dst):
     return 1 if bad else 0
 
 
-STEPS = ["init", "add", "status_noop", "status_touch1pct", "status_mod1pct", "push",
+STEPS = ["init", "add", "status_noop", "status_noop2", "status_touch1pct", "status_mod1pct", "push",
          "pull", "verify_pull", "checkout", "verify_checkout", "repro_first", "verify_repro",
          "repro_noop"]
 DATASETS = ["tiny", "many", "big", "mixed"]

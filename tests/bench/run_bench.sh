@@ -13,6 +13,8 @@
 #   init              tool init in an empty (git) repo
 #   add               first hash + cache insert of data/ (a copy of DATADIR/DATASET)
 #   status_noop       status right after add
+#   status_noop2      the same no-op status again, one (untimed) second later: a tool with a
+#                     file-system watcher (mlvc with FSMONITOR=1) answers from it by then
 #   status_touch1pct  status after bumping the mtime of 1% of the files (content unchanged)
 #   status_mod1pct    status after rewriting 1% of the files (same sizes, new bytes)
 #   push              push to the local-directory remote (the committed version)
@@ -152,6 +154,8 @@ run_rep() {
   cp -a "$DATA/$DS" data
   step add cmd_add
   step status_noop cmd_status
+  sleep 1
+  step status_noop2 cmd_status
   $PY "$UTIL" touch data 1 >/dev/null
   step status_touch1pct cmd_status
   $PY "$UTIL" modify data 1 1 >/dev/null

@@ -18,7 +18,8 @@
 #   MLVC_BIN (folder of the real mlvc executable; default: next to this python, skipping pyenv shims;
 #   the figures in docs/benchmarks.md use a venv made by tests/bench/mlvc_venv.sh, as DVC has DVC_VENV),
 #   DVC_VENV (/tmp/bench/dvc-venv), SKIP_STEPS (steps recorded as n/a for every tool, e.g.
-#   "push pull repro_first repro_noop" for a data-only run), BENCH_WORK (/tmp/bench/work-mlvc).
+#   "push pull repro_first repro_noop" for a data-only run), BENCH_WORK (/tmp/bench/work-mlvc),
+#   FSMONITOR (1: mlvc runs with core.fsmonitor on; give it its own OUT).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -37,7 +38,7 @@ fi
 export MLVC_BIN
 mkdir -p "$OUT" "$BENCH_WORK"
 LOAD="$OUT/load.log"
-echo "== run_data_bench $(date -u +%FT%TZ) datasets=${DATASETS[*]} links=$LINKS reps=$REPS tools=$TOOLS" | tee -a "$LOAD"
+echo "== run_data_bench $(date -u +%FT%TZ) datasets=${DATASETS[*]} links=$LINKS reps=$REPS tools=$TOOLS fsmonitor=${FSMONITOR:-0}" | tee -a "$LOAD"
 echo "   mlvc: $MLVC_BIN/mlvc ($("$MLVC_BIN/mlvc" --version 2>&1)), git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)" | tee -a "$LOAD"
 T0=$EPOCHREALTIME
 echo "link,rep,pass_s,process_wall_s" >"$OUT/hashpass.csv"

@@ -4,6 +4,7 @@
 #           real bin folder, not a pyenv shim, whose bash wrapper costs ~50 ms per command).
 # LINK:     link type (copy | hardlink | reflink | symlink | default); default keeps core.link=auto
 #           (reflink where the filesystem can, else copy).
+# FSMONITOR: 1 turns core.fsmonitor on (the file-system watcher; status_noop2 shows what it gives).
 # A command that this mlvc does not have yet is recorded as n/a (rc "na"), not run.
 if [ -n "${MLVC_BIN:-}" ]; then export PATH="$MLVC_BIN:$PATH"; fi
 
@@ -14,6 +15,7 @@ tool_pre_init() { if [ "${SCM:-git}" = git ]; then git init -q . ; fi; }
 cmd_init()      { CMD=(mlvc init); }
 tool_post_init() {   # untimed: link type and a local-directory remote $1 as the default
   if [ -n "${LINK:-}" ] && [ "${LINK}" != default ]; then mlvc config core.link "$LINK" || return 1; fi
+  if [ "${FSMONITOR:-0}" = 1 ]; then mlvc config core.fsmonitor true || return 1; fi
   if _mlvc_has remote; then mlvc remote add bench "$1" --default; fi
 }
 cmd_add()       { CMD=(mlvc add data); }
