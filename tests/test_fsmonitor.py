@@ -253,3 +253,16 @@ def test_a_question_during_a_walk_is_answered_at_once_without_signatures(watched
         theirs.close()
         server.close(ours)
         server.notify.close()
+
+
+def test_a_walk_that_fails_part_way_leaves_nothing_behind(watched: Path) -> None:
+    os.symlink(watched / "nowhere", watched / "data/sub/deeper/broken")  # a walk refuses it
+    notify = inotify.Inotify()
+    try:
+        watcher = Watcher(str(watched), notify)
+        assert watcher.signature("data") is None
+        assert watcher.trees == {} and watcher.nodes == {} and watcher.folders_of == {} and watcher.paths_of == {}
+        (watched / "data/sub/deeper/broken").unlink()
+        assert watcher.signature("data") == folder_signature(str(watched), "data")
+    finally:
+        notify.close()

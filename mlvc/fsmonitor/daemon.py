@@ -125,9 +125,9 @@ class Watcher:
 
     def forget(self, target: str) -> None:
         """Drop what is known of `target`: the next question walks it again."""
-        tree = self.trees.pop(target, None)
-        if tree is not None:
-            self._drop(tree)
+        self.trees.pop(target, None)
+        for rel in [rel for rel, (of, _) in self.nodes.items() if of == target]:  # a failed walk's too
+            self._drop_folder(rel)
         for wd in self.above.pop(target, ()):
             paths = self.paths_of.get(wd)
             if paths is not None:
@@ -163,7 +163,11 @@ class Watcher:
         self.wds_of[rel] = [wd]
         self.identity[rel] = _identity(os.stat(abspath))
         self.rules[rel] = rules
-        node = list_folder(root, abspath, rel, name, rules, parent_fd, partial(self._walk, target))
+        try:
+            node = list_folder(root, abspath, rel, name, rules, parent_fd, partial(self._walk, target))
+        except BaseException:
+            self._drop_folder(rel)  # and `forget` drops the subfolders walked whole before
+            raise
         self.nodes[rel] = (target, node)
         self._watch_linked_files(rel, abspath)
         return node
@@ -242,13 +246,16 @@ class Watcher:
 
     def _drop(self, node: DirNode) -> None:
         for d in node.iter_dirs():
-            self.nodes.pop(d.rel, None)
-            self.identity.pop(d.rel, None)
-            self.rules.pop(d.rel, None)
-            self.dirty.pop(d.rel, None)
-            for wd in self.wds_of.pop(d.rel, ()):
-                self.folders_of.get(wd, set()).discard(d.rel)
-                self._release(wd)
+            self._drop_folder(d.rel)
+
+    def _drop_folder(self, rel: str) -> None:
+        self.nodes.pop(rel, None)
+        self.identity.pop(rel, None)
+        self.rules.pop(rel, None)
+        self.dirty.pop(rel, None)
+        for wd in self.wds_of.pop(rel, ()):
+            self.folders_of.get(wd, set()).discard(rel)
+            self._release(wd)
 
     def _release(self, wd: int) -> None:
         """Stop watching `wd` once no folder and no tracked path needs it."""
