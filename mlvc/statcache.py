@@ -85,6 +85,10 @@ class StatCache:
     def record_file(self, st: os.stat_result, h: str) -> None:
         self._pending_files.append((st.st_ino, st.st_size, st.st_mtime_ns, h))
 
+    def record_files(self, rows: list[tuple[int, int, int, str]]) -> None:
+        """`record_file` of many files at once: (inode, size, mtime_ns, hash) rows."""
+        self._pending_files.extend(rows)
+
     def lookup_tree(self, sig: str) -> str | None:
         with self._guard:
             row = self.db.execute("SELECT hash FROM trees WHERE sig = ?", (sig,)).fetchone()
