@@ -117,6 +117,9 @@ class StatCache:
         if not (self._pending_files or self._pending_trees):
             return
         try:
+            # In inode order: each row lands beside the last one in the table's B-tree (a walk
+            # gives a folder's files by name, its inodes in any order: up to 2x slower).
+            self._pending_files.sort()
             with self.db:
                 self.db.execute("BEGIN")
                 self.db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?)", self._pending_files)
