@@ -26,7 +26,7 @@ TREES_KEPT = 4096
 class ObjectStore:
     def __init__(self, root: str) -> None:
         self.root = root
-        self._made_dirs: set[str] = set()
+        self._shards: dict[str, str] = {}  # "ab" -> the shard folder, made once per process
         self.packs = packs.PackIndex(os.path.join(root, "packs"))
         self._trees: dict[str, Tree] = {}  # parsed trees by hash (immutable): a pull parses each once
 
@@ -42,10 +42,11 @@ class ObjectStore:
         return h in self.packs
 
     def _shard(self, h: str) -> str:
-        d = os.path.join(self.root, h[:2])
-        if d not in self._made_dirs:
+        """The folder of object `h`, made if missing (a dict hit per object: adds call it per file)."""
+        d = self._shards.get(h[:2])
+        if d is None:
+            d = self._shards[h[:2]] = os.path.join(self.root, h[:2])
             os.makedirs(d, exist_ok=True)
-            self._made_dirs.add(d)
         return d
 
     # -- writing ----------------------------------------------------------
@@ -85,8 +86,8 @@ class ObjectStore:
             links.place(src, dest, "reflink" if link_type != "copy" else "copy", OBJECT_MODE)
         return True
 
-    def add_open_file_by_hardlink(self, src: str, fd: int, h: str, st: os.stat_result) -> bool:
-        """Store `src`, open as `fd`, hashed to `h` and fstat'ed as `st`, by making its inode the
+    def add_open_file_by_hardlink(self, src: str, fd: int, h: str, mode: int) -> bool:
+        """Store `src`, open as `fd`, hashed to `h` and of `mode` (st_mode), by making its inode the
         object: read-only, hard-linked under the object's name. True when it now is the object;
         False when the object was stored already, or a link was impossible and it was copied.
 
@@ -95,13 +96,13 @@ class ObjectStore:
         """
         if h in self.packs:
             return False
-        dest = os.path.join(self._shard(h), h[2:])
+        dest = f"{self._shard(h)}{os.sep}{h[2:]}"
         os.fchmod(fd, OBJECT_MODE)
         try:
             os.link(src, dest)
             return True
         except OSError as exc:
-            os.fchmod(fd, st.st_mode & 0o7777)  # not the object after all: the user's mode again
+            os.fchmod(fd, mode & 0o7777)  # not the object after all: the user's mode again
             if isinstance(exc, FileExistsError):
                 return False
             if exc.errno not in links.NO_HARDLINK:

@@ -85,6 +85,10 @@ class StatCache:
     def record_file(self, st: os.stat_result, h: str) -> None:
         self._pending_files.append((st.st_ino, st.st_size, st.st_mtime_ns, h))
 
+    def record_files(self, rows: list[tuple[int, int, int, str]]) -> None:
+        """`record_file` of many files at once: (inode, size, mtime_ns, hash) rows."""
+        self._pending_files.extend(rows)
+
     def lookup_tree(self, sig: str) -> str | None:
         with self._guard:
             row = self.db.execute("SELECT hash FROM trees WHERE sig = ?", (sig,)).fetchone()
@@ -113,6 +117,9 @@ class StatCache:
         if not (self._pending_files or self._pending_trees):
             return
         try:
+            # In inode order: each row lands beside the last one in the table's B-tree (a walk
+            # gives a folder's files by name, its inodes in any order: up to 2x slower).
+            self._pending_files.sort()
             with self.db:
                 self.db.execute("BEGIN")
                 self.db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?)", self._pending_files)

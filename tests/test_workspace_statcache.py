@@ -369,7 +369,7 @@ def test_forked_hardlink_add_links_every_file_and_leaves_a_clean_status(repo: Pa
 
 def test_commit_and_checkout_of_a_big_tracked_folder_share_the_walk(repo: Path, mlvc, forks) -> None:
     """A pointer's file count tells `commit`, a re-`add` and `checkout` that the folder is big:
-    they walk it in two processes, as a status does; the first add (no pointer yet) does not."""
+    they walk it in two processes, as a status does; the first add (no pointer yet) estimates it."""
     from mlvc.workspace import add as add_mod
     from mlvc.workspace.checkout import Checkout
 
@@ -377,18 +377,60 @@ def test_commit_and_checkout_of_a_big_tracked_folder_share_the_walk(repo: Path, 
     r = _repo(repo)
     try:
         add_mod.add(r, ["data"], link_type="copy")
-        assert forks == [], "nothing recorded a file count yet"
+        assert len(forks) == 1, "no pointer yet: a few listings estimate the file count"
         (repo / "data/d2/f3.txt").write_bytes(b"changed\n")
         (ptr,) = tracked.load_pointers(r.root)
         (result,) = add_mod.commit(r, [ptr])
-        assert result.changed and len(forks) == 1
+        assert result.changed and len(forks) == 2
         add_mod.add(r, ["data"])  # the same content again: unchanged, and walked the same way
-        assert len(forks) == 2
+        assert len(forks) == 3
         (repo / "data/d2/f3.txt").write_bytes(b"edited after the commit\n")
         (ptr,) = tracked.load_pointers(r.root)
         (out,) = Checkout(r, force=True).run([ptr])
-        assert out.written == 1 and len(forks) == 3
+        assert out.written == 1 and len(forks) == 4
         assert (repo / "data/d2/f3.txt").read_bytes() == b"changed\n"
     finally:
         r.close()
     assert _status(repo) == {"data": "unchanged"}
+
+
+def _stat_rows(root: Path) -> tuple[list[tuple], list[tuple]]:
+    db = sqlite3.connect(root / ".mlvc/tmp/stat.db")
+    try:
+        files = db.execute("SELECT * FROM files ORDER BY ino").fetchall()
+        return files, db.execute("SELECT * FROM trees ORDER BY sig").fetchall()
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("link", ["copy", "hardlink"])
+def test_a_first_add_estimated_big_is_forked_and_records_what_a_plain_one_does(
+    repo: Path, monkeypatch, forks, link: str
+) -> None:
+    """No pointer gives a first add the file count: a few listings estimate it, and a big folder is
+    walked (and, with hardlink, added) by two processes. Same pointer, same stat-cache rows as the
+    plain walk in one process (the hardlinked files' new mode included)."""
+    from mlvc.workspace import add as add_mod
+
+    build(repo / "data", WIDE)
+    assert 150 <= walk.estimate_files(str(repo / "data")) <= 250, "183 files"
+    assert walk.estimate_files(str(repo / "data/top.txt")) == 0
+    results = {}
+    for way in ("forked", "plain"):
+        if way == "plain":
+            (repo / "data.mlvc").unlink()
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(repo / f".mlvc/tmp/stat.db{suffix}"):
+                    os.unlink(repo / f".mlvc/tmp/stat.db{suffix}")
+            monkeypatch.setenv("MLVC_WALK_FORK_MIN_FILES", str(10**9))
+        made = len(forks)
+        r = _repo(repo)
+        try:
+            (result,) = add_mod.add(r, ["data"], link_type=link)
+        finally:
+            r.close()
+        assert (len(forks) > made) == (way == "forked")
+        results[way] = (result.ref, _stat_rows(repo))
+    assert results["forked"] == results["plain"]
+    files, trees = results["plain"][1]
+    assert len(files) == len(WIDE) and len(trees) == 9  # data, d0..d5, d0/deep, d0/deep/er

@@ -12,11 +12,13 @@ modules) under the same error contract as `mlvc.cli.app.main`.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 
 GLOBAL_FLAGS = {"-v": "verbose", "--verbose": "verbose", "-q": "quiet", "--quiet": "quiet"}
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
+ONE_SHOT = {"status", "add", "commit", "checkout"}  # run with no cyclic GC (not repro: it may run long)
 
 # command -> (flags: option -> key, options taking a value: option -> key, at least one path)
 COMMANDS: dict[str, tuple[dict[str, str], dict[str, str], bool]] = {
@@ -122,6 +124,10 @@ def run(argv: list[str]) -> int | None:
 
     globals_, command, paths, opts = parsed
     common.STATE.update(globals_)
+    if command in ONE_SHOT:
+        # A scan makes several objects per file, none in a cycle, all alive until the command
+        # ends: each cyclic collection would only walk them again (adding 50,000 files: 0.14 s).
+        gc.disable()
     return common.guarded(_body(command, paths, opts))
 
 

@@ -13,6 +13,7 @@ from mlvc.progress import NULL, Progress
 from mlvc.workspace import tracked, watched
 from mlvc.workspace.link import link_node
 from mlvc.workspace.scan import DirNode, FileNode, Scanner
+from mlvc.workspace.walk import estimate_files
 
 
 @dataclass
@@ -73,20 +74,20 @@ def _store(repo, scanner: Scanner, rels: list[str]) -> list[AddResult]:
     if scanner.packing:
         watched.prime(repo, rels)
     with scanner.one_pack():
-        scanned = [(rel, *scanner.scan(rel, expect_files=_recorded_files(repo, rel))) for rel in rels]
+        scanned = [(rel, *scanner.scan(rel, expect_files=_expected_files(repo, rel))) for rel in rels]
     results = [_record(repo, scanner, rel, ref, node) for rel, ref, node in scanned]
     if not scanner.packing:
         watched.prime(repo, rels)
     return results
 
 
-def _recorded_files(repo, rel: str) -> int:
-    """How many files the path's pointer recorded (0 without one): from forked.FORK_MIN_FILES on,
-    a re-add or commit walks the folder in two processes, as a status does."""
+def _expected_files(repo, rel: str) -> int:
+    """How many files the path's pointer recorded, or without one (a first add) an estimate from a
+    few listings: from forked.FORK_MIN_FILES on, the folder is walked by two processes, as in a status."""
     try:
         return pointers.read(repo.root, pointers.pointer_path_for(rel)).ref.files
     except (OSError, MlvcError):
-        return 0  # no pointer yet; a bad one is reported by _record
+        return estimate_files(repo.abs(rel))  # no pointer yet; a bad one is reported by _record
 
 
 def _record(repo, scanner: Scanner, rel: str, ref: Ref, node: FileNode | DirNode) -> AddResult:

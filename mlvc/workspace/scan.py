@@ -202,13 +202,7 @@ class Scanner:
         if not files:
             return
         known = self.stats.lookup_files(f.st for f in files)
-        todo: list[FileNode] = []
-        for f in files:
-            h = known.get(f.st.st_ino)
-            if h is not None and (not self.store or self.objects.has(h)):
-                f.hash = h
-            else:
-                todo.append(f)
+        todo = files if not known else self._unknown(files, known)  # a first add knows none
         if not todo:
             return
         total = sum(f.st.st_size for f in todo)
@@ -220,11 +214,11 @@ class Scanner:
                 # append (or link) of a few KiB (adding 50,000 with hardlink, 2 cores: 3.1 s in one
                 # thread, 6.3 s with four).
                 small = [f for f in todo if f.st.st_size <= packs.SMALL]
+                rest = [f for f in todo if f.st.st_size > packs.SMALL] if len(small) < len(todo) else []
                 if self.link_type == "hardlink" and should_fork(len(small)):
                     self._hardlink_split(small, task)
                 else:
                     self._hash_batch(small, task)
-                rest = [f for f in todo if f.st.st_size > packs.SMALL]
             elif not self.store and (len(todo) >= PARALLEL_MIN_FILES or total >= PARALLEL_MIN_BYTES and len(todo) > 1):
                 rest = self._small_files_here(todo, task)
             else:
@@ -234,8 +228,19 @@ class Scanner:
             in_batches(lambda b: self._hash_batch(b, task), rest, BATCH, self.jobs if parallel else 1, "mlvc-hash")
         finally:
             task.close()
-        for f in todo:
-            self.stats.record_file(f.st, f.hash or "")
+        self.stats.record_files([(f.st.st_ino, f.st.st_size, f.st.st_mtime_ns, f.hash or "") for f in todo])
+
+    def _unknown(self, files: list[FileNode], known: dict[int, str]) -> list[FileNode]:
+        """The files whose hash the stat cache does not give (`known`: inode -> hash); the others
+        get theirs here. With store=True a known file counts only if its object is in the cache."""
+        todo: list[FileNode] = []
+        for f in files:
+            h = known.get(f.st.st_ino)
+            if h is not None and (not self.store or self.objects.has(h)):
+                f.hash = h
+            else:
+                todo.append(f)
+        return todo
 
     def _small_files_here(self, todo: list[FileNode], task) -> list[FileNode]:
         """Hash the small files in this thread when the page cache has them; return what is left for threads.
@@ -341,7 +346,7 @@ class Scanner:
             after = os.fstat(fd)
             if (after.st_size, after.st_mtime_ns) != (size, f.st.st_mtime_ns):
                 return h, after, False
-            if not self.objects.add_open_file_by_hardlink(f.abspath, fd, h, after):
+            if not self.objects.add_open_file_by_hardlink(f.abspath, fd, h, after.st_mode):
                 return h, after, False
         finally:
             os.close(fd)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from operator import attrgetter
+from operator import attrgetter, methodcaller
 
 from mlvc import pointer as pointers
 from mlvc.errors import PathError
@@ -13,6 +13,8 @@ from mlvc.pointer import Pointer
 
 SKIP_DIRS = {".git", ".mlvc"}
 _entry_name = attrgetter("name")
+_is_real_dir = methodcaller("is_dir", follow_symlinks=False)
+_is_pointer_name = methodcaller("endswith", pointers.SUFFIX)
 
 
 def find_pointer_files(root: str) -> list[str]:
@@ -26,11 +28,14 @@ def find_pointer_files(root: str) -> list[str]:
                 entries = list(it)
         except (PermissionError, FileNotFoundError):
             return
-        names = {e.name for e in entries}
+        names = set(map(_entry_name, entries))
         # Only pointer files and folders matter: `add` of 50,000 files looks here before it stores
-        # anything, so the plain files are dropped before any per-entry Python (d_type: no stat).
-        wanted = [e for e in entries if e.name.endswith(pointers.SUFFIX) or e.is_dir(follow_symlinks=False)]
-        for e in sorted(wanted, key=_entry_name):
+        # anything, so the plain files are dropped by C-level filters, with no per-entry Python
+        # (d_type: no stat).
+        wanted = {e.name: e for e in filter(_is_real_dir, entries)}
+        if any(map(_is_pointer_name, names)):
+            wanted.update((e.name, e) for e in entries if e.name.endswith(pointers.SUFFIX))
+        for e in sorted(wanted.values(), key=_entry_name):
             rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
             if e.name.endswith(pointers.SUFFIX) and e.is_file():
                 found.append(rel)

@@ -30,7 +30,17 @@ if TYPE_CHECKING:
     from mlvc.tree import Entry, Tree
     from mlvc.workspace.scan import FileNode
 
-__all__ = ["DirNode", "FileStat", "folder_signature", "list_folder", "resign", "should_fork", "walk", "walk_split"]
+__all__ = [
+    "DirNode",
+    "FileStat",
+    "estimate_files",
+    "folder_signature",
+    "list_folder",
+    "resign",
+    "should_fork",
+    "walk",
+    "walk_split",
+]
 
 SPLIT_MIN_ENTRIES = 4
 
@@ -155,6 +165,23 @@ def walk_split(
     finally:
         os.close(fd)
     return _finish(DirNode(name, abspath, rel), files, keys, dirs)
+
+
+def estimate_files(abspath: str, samples: int = 4) -> int:
+    """About how many entries the tree at `abspath` holds, for `should_fork` where no pointer gives
+    a count (a first add): its own entries, and for its subfolders the mean of the first `samples`
+    of them (half as many a level down, at least one) times their number. A few listings, no stat
+    (d_type); anything unreadable counts as empty: the walk itself reports it."""
+    try:
+        with os.scandir(abspath) as it:
+            entries = list(it)
+    except OSError:
+        return 0
+    dirs = [e.path for e in entries if e.is_dir(follow_symlinks=False)]
+    if not dirs:
+        return len(entries)
+    sampled = [estimate_files(d, max(1, samples // 2)) for d in dirs[:samples]]
+    return len(entries) - len(dirs) + len(dirs) * sum(sampled) // len(sampled)
 
 
 def _open_dir(abspath: str, rel: str, name: str, parent_fd: int | None) -> int:
