@@ -40,12 +40,19 @@ class InotifyError(OSError):
     pass
 
 
+def _libc() -> ctypes.CDLL:
+    """The C library: already loaded into Python itself (glibc or musl), else found by name."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if hasattr(libc, "inotify_init1"):
+        return libc
+    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
 class Inotify:
     """One inotify instance: a non-blocking fd whose events come out in the order they happened."""
 
     def __init__(self) -> None:
-        name = ctypes.util.find_library("c")
-        self._libc = ctypes.CDLL(name, use_errno=True)
+        self._libc = _libc()
         fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:
             err = ctypes.get_errno()
