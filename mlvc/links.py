@@ -80,13 +80,19 @@ def _copy_fd(s, fd: int) -> None:
                 break
             left -= n
     except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
-            raise
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.ftruncate(fd, 0)
-        s.seek(0)
+        restart_copy(exc, s, fd)
         while chunk := s.read(8 << 20):
             _write_all(fd, chunk)
+
+
+def restart_copy(exc: OSError, src, fd: int) -> None:
+    """After `copy_file_range` failed with `exc`: re-raise unless this kernel or file system just
+    cannot do it (then the caller copies by read and write), and rewind both ends for that."""
+    if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+        raise exc
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.ftruncate(fd, 0)
+    src.seek(0)
 
 
 def _write_all(fd: int, data: bytes) -> None:

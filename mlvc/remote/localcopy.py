@@ -13,6 +13,8 @@ from queue import Queue
 
 import xxhash
 
+from mlvc.links import restart_copy
+
 CHUNK = 64 << 20
 
 
@@ -24,11 +26,7 @@ def copy_hashing(src: str, dst: str, mode: int = 0o444) -> str:
             try:
                 return _overlapped(s.fileno(), fd)
             except OSError as exc:
-                if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
-                    raise
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            s.seek(0)
+                restart_copy(exc, s, fd)
             return _plain(s, fd)
         finally:
             os.close(fd)
