@@ -25,6 +25,7 @@ class StatCache:
         self._db: sqlite3.Connection | None = None
         self._pending_files: list[tuple[int, int, int, str]] = []
         self._pending_trees: list[tuple[str, str]] = []
+        self._knows_files: bool | None = None  # whether the files table holds a row (asked once)
         # `repro -j N` hashes deps and outs from several threads: one connection, used under this lock.
         self._guard = threading.RLock()
 
@@ -64,6 +65,8 @@ class StatCache:
 
     def lookup_files(self, stats: Iterable[os.stat_result]) -> dict[int, str]:
         """inode -> hash for those stats that still match what was recorded."""
+        if not self.knows_files():
+            return {}
         wanted = {st.st_ino: st for st in stats}
         if not wanted:
             return {}
@@ -81,6 +84,14 @@ class StatCache:
                 if st.st_size == size and st.st_mtime_ns == mtime:
                     found[ino] = h
         return found
+
+    def knows_files(self) -> bool:
+        """Whether any file was recorded: a fresh cache (a new repository, a new clone) answers a
+        first add of 50,000 files with one query instead of 56."""
+        if self._knows_files is None:
+            with self._guard:
+                self._knows_files = bool(self.db.execute("SELECT EXISTS (SELECT 1 FROM files)").fetchone()[0])
+        return self._knows_files
 
     def record_file(self, st: os.stat_result, h: str) -> None:
         self._pending_files.append((st.st_ino, st.st_size, st.st_mtime_ns, h))
@@ -124,6 +135,8 @@ class StatCache:
                 self.db.execute("BEGIN")
                 self.db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?)", self._pending_files)
                 self.db.executemany("INSERT OR REPLACE INTO trees VALUES (?,?)", self._pending_trees)
+            if self._pending_files:
+                self._knows_files = True
         except sqlite3.OperationalError:
             # A cache that cannot be written (read-only checkout, full disk) only costs speed.
             pass

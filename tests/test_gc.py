@@ -9,6 +9,8 @@ from pathlib import Path
 from conftest import git
 from wshelpers import build, cache_objects, corrupt_objects, object_path, pointer_hash, tmp_leftovers
 
+from mlvc.hashing import hash_bytes
+from mlvc.packs import SMALL
 from mlvc.repo import Repo
 from mlvc.tree import TREE
 
@@ -103,12 +105,13 @@ def test_gc_all_commits_reads_every_branch_and_tag(repo: Path, mlvc) -> None:
 
 
 def test_cache_verify_finds_and_quarantines_corruption(repo: Path, mlvc) -> None:
-    build(repo / "data", {"a": b"alpha", "b": b"beta", "c/d": b"delta"})
+    big = b"big\n" * (SMALL // 4 + 1)  # over the pack threshold: a loose object (packs: test_workspace_packs)
+    build(repo / "data", {"a": big, "b": b"beta", "c/d": b"delta"})
     mlvc("add", "data")
     doc = json.loads(mlvc("cache", "verify", "--json").stdout)
     assert doc["checked"] == len(cache_objects(repo)) and doc["corrupt"] == []
 
-    victim = object_path(repo, pointer_hash(repo, "data"))  # the tree object itself
+    victim = object_path(repo, hash_bytes(big))
     h = victim.parent.name + victim.name
     os.chmod(victim, 0o644)
     data = bytearray(victim.read_bytes())
@@ -123,7 +126,7 @@ def test_cache_verify_finds_and_quarantines_corruption(repo: Path, mlvc) -> None
     assert ".mlvc/quarantine" not in git("status", "--porcelain", "--untracked-files=all", cwd=repo)
     assert mlvc("cache", "verify").returncode == 0  # the cache is clean again
     # a later add of the same content repairs the cache
-    (repo / "data/a").write_bytes(b"alpha")
+    (repo / "data/a").write_bytes(big)
     mlvc("commit", "data")
     assert h in cache_objects(repo) and corrupt_objects(repo) == []
 

@@ -22,6 +22,7 @@ from wshelpers import (
     loose_objects,
     object_path,
     packed_objects,
+    pointer_hash,
     set_link,
     snapshot,
     spec_snapshot,
@@ -57,7 +58,9 @@ def test_small_files_are_packed_with_copy_and_reflink_and_linked_otherwise(repo:
     else:
         assert small <= loose and not small & packed, "a small file was packed although the link type links"
     assert _hashes(BIG_FILES) <= loose and not _hashes(BIG_FILES) & packed
-    assert len(list((repo / ".mlvc/cache/packs").glob("*.pack"))) == (1 if packing else 0)  # one pack per add
+    # One pack per add: its small files (copy, reflink) and its trees, whatever the link type.
+    assert len(list((repo / ".mlvc/cache/packs").glob("*.pack"))) == 1
+    assert pointer_hash(repo, "data") in packed, "the folder's tree is not in the pack"
     assert tmp_leftovers(repo) == [] and corrupt_objects(repo) == []
 
     for rel, content in V1.items():
@@ -81,7 +84,7 @@ def test_small_files_are_packed_with_copy_and_reflink_and_linked_otherwise(repo:
     (data / "s/new.txt").write_bytes(b"new in v2\n")
     mlvc("commit")
     git("commit", "-qam", "v2", cwd=repo)
-    assert len(list((repo / ".mlvc/cache/packs").glob("*.pack"))) == (2 if packing else 0)  # only the new small files
+    assert len(list((repo / ".mlvc/cache/packs").glob("*.pack"))) == 2  # only the new small files and trees
 
     git("checkout", "-q", "HEAD~1", cwd=repo)
     mlvc("checkout")

@@ -153,6 +153,25 @@ def test_a_corrupt_stat_cache_is_rebuilt(repo: Path, mlvc) -> None:
     assert "unchanged  data" in mlvc("status").stdout
 
 
+def test_a_fresh_stat_cache_answers_no_file_and_then_what_it_recorded(tmp_path: Path) -> None:
+    """A first add in a fresh cache skips the per-file queries; once a file is recorded (in this
+    process or an earlier one) every lookup is asked again."""
+    from mlvc.statcache import StatCache
+
+    f = tmp_path / "f.bin"
+    f.write_bytes(b"content")
+    st = os.stat(f)
+    cache = StatCache(str(tmp_path / "tmp/stat.db"))
+    assert not cache.knows_files() and cache.lookup_files([st]) == {}
+    cache.record_file(st, "h" * 32)
+    cache.flush()
+    assert cache.knows_files() and cache.lookup_files([st]) == {st.st_ino: "h" * 32}
+    cache.close()
+    again = StatCache(str(tmp_path / "tmp/stat.db"))
+    assert again.knows_files() and again.lookup_files([st]) == {st.st_ino: "h" * 32}
+    again.close()
+
+
 # -- the walk: dir_fd-relative stats, listing signatures, and the walk shared with a forked child --
 WIDE = {f"d{d}/f{i}.txt": f"{d}/{i}\n".encode() for d in range(6) for i in range(30)}
 WIDE.update({"top.txt": b"top\n", "d0/deep/er/x.bin": b"x\n", "d5/run.sh": (b"#!/bin/sh\n", True)})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -217,7 +218,7 @@ def test_status_of_pointer_whose_object_is_missing(repo: Path, mlvc) -> None:
     build(repo / "data", SPEC)
     mlvc("add", "data")
     h = pointer_hash(repo, "data")
-    os.unlink(repo / ".mlvc/cache" / h[:2] / h[2:])
+    shutil.rmtree(repo / ".mlvc/cache/packs")  # the folder's tree is packed
     (repo / "data/a.txt").write_bytes(b"changed")
     st = _status(mlvc)
     assert st["data"]["state"] == "modified" and st["data"]["in_cache"] is False

@@ -210,7 +210,7 @@ class Watcher:
                 rel = rel.rsplit("/", 1)[0]
                 above.add(rel)
         for rel in sorted(above, key=_depth, reverse=True):
-            resign(self.nodes[rel][1], {})
+            resign(self.nodes[rel][1])
 
     def _relist(self, target: str, rel: str) -> None:
         node = self.nodes[rel][1]
@@ -241,7 +241,7 @@ class Watcher:
             if id(old) not in still:
                 self._drop(old)
         node.dirs, node._names, node._keys, node.sig = fresh.dirs, fresh._names, fresh._keys, fresh.sig
-        node._files = node.hash = node.tree = None
+        node._files = node._listing = node.hash = node.tree = None
         self._watch_linked_files(rel, node.abspath)
 
     def _drop(self, node: DirNode) -> None:

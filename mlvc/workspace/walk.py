@@ -59,7 +59,10 @@ class DirNode:
     signature is in the stat cache (every folder of a no-op status) never needs them; until then
     it keeps its file names NUL-joined and their stat keys as the marshal bytes of its signature."""
 
-    __slots__ = ("name", "abspath", "rel", "dirs", "sig", "hash", "size", "nfiles", "tree", "_files", "_names", "_keys")
+    __slots__ = (
+        "name", "abspath", "rel", "dirs", "sig", "hash", "size", "nfiles", "tree",
+        "_files", "_listing", "_names", "_keys",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -79,6 +82,7 @@ class DirNode:
         self.nfiles = 0
         self.tree: Tree | None = None
         self._files: list[FileNode] | None = [] if files is None else files
+        self._listing: list[FileNode] | None = None  # the same FileNodes in listing order (resign)
         self._names = ""
         self._keys = b""
 
@@ -91,8 +95,8 @@ class DirNode:
             keys = marshal.loads(self._keys)
             base, rel, sep, make = self.abspath, self.rel, os.sep, FileStat._make
             files = [FileNode(n, f"{base}{sep}{n}", f"{rel}/{n}", make(k)) for n, k in zip(names, keys, strict=True)]
-            files.sort(key=_node_name)
-            self._files = files  # _names and _keys stay: `resign` may need them
+            self._listing = files
+            self._files = sorted(files, key=_node_name)
         return self._files
 
     def entry(self) -> Entry:
@@ -282,16 +286,13 @@ def _sign(node: DirNode, nfiles: int) -> str:
     return xxh3_128_hexdigest(data)
 
 
-def resign(node: DirNode, changed: dict[str, os.stat_result | FileStat]) -> None:
-    """Sign a walked folder again after the scanner changed it: `changed` maps a file name to its
-    stat now (an add by hardlink makes a file's own inode its read-only cache object: a new mode),
-    and its subfolders may have been signed again. The signature is then the one a walk gives."""
-    names = node._names.split("\0") if node._names else []
-    if changed:
-        keys = marshal.loads(node._keys)
-        keys = [_KEY(changed[n]) if n in changed else k for n, k in zip(names, keys, strict=True)]
-        node._keys = marshal.dumps(keys, 2)
-    node.sig = _sign(node, len(names))
+def resign(node: DirNode) -> None:
+    """Sign a walked folder again after the scanner changed it: its files' stats are the FileNodes'
+    now (an add by hardlink makes a file's own inode its read-only cache object: a new mode), and
+    its subfolders may have been signed again. The signature is then the one a walk gives."""
+    if node._listing is not None:
+        node._keys = marshal.dumps([_KEY(f.st) for f in node._listing], 2)
+    node.sig = _sign(node, node._names.count("\0") + 1 if node._names else 0)
 
 
 def _utf8(text: str) -> bytes:
