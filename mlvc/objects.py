@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 from collections.abc import Callable, Iterator
 
 import xxhash
@@ -321,6 +320,8 @@ class ObjectStore:
             except (CorruptObjectError, OSError) as exc:
                 bad[pid] = str(exc)
         if bad:
+            import shutil  # here, not at the top: a no-op status loads this module
+
             aside = os.path.join(dest_dir, "packs")
             os.makedirs(aside, exist_ok=True)
             for pid in bad:
@@ -346,6 +347,8 @@ class ObjectStore:
             if slot is not None:
                 links.write_bytes_atomic(dest, self.packs.read_slot(slot, whole=False), OBJECT_MODE)
             if os.path.lexists(self.path(h)):
+                import shutil  # here, not at the top: a no-op status loads this module
+
                 shutil.move(self.path(h), dest)
             dests.append(dest)
         packed = {h for h in hashes if h in self.packs}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mlvc.errors import PointerError
 from mlvc.hashing import is_hash
@@ -24,8 +24,9 @@ SUFFIX = ".mlvc"
 SCHEMA = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Ref:
+# NamedTuples, not dataclasses: a no-op `mlvc status` imports this module, and dataclasses (through
+# inspect) costs ~10 ms of imports.
+class Ref(NamedTuple):
     """A version of a file or folder: what pointers and lock files record."""
 
     hash: str
@@ -37,8 +38,7 @@ class Ref:
         return {"kind": self.kind, "hash": self.hash, "size": self.size, "files": self.files}
 
 
-@dataclass(frozen=True, slots=True)
-class Pointer:
+class Pointer(NamedTuple):
     path: str  # repo-relative path of the tracked data (posix)
     ref: Ref
 

@@ -105,20 +105,24 @@ class StatCache:
             row = self.db.execute("SELECT hash FROM trees WHERE sig = ?", (sig,)).fetchone()
         return row[0] if row else None
 
-    def lookup_trees(self, sigs: list[str]) -> dict[str, str]:
-        """signature -> value for those of `sigs` that were recorded (one query per 900)."""
-        found: dict[str, str] = {}
+    def lookup_trees(self, sigs: list[str]) -> dict[str, tuple[str, int, int]]:
+        """signature -> (tree hash, size, file count) for those of `sigs` that were recorded (one
+        query per 900)."""
+        found: dict[str, tuple[str, int, int]] = {}
         for i in range(0, len(sigs), 900):  # SQLite's host-parameter limit
             batch = sigs[i : i + 900]
             with self._guard:
                 rows = self.db.execute(
                     f"SELECT sig, hash FROM trees WHERE sig IN ({','.join('?' * len(batch))})", batch
                 ).fetchall()
-            found.update(rows)
+            for sig, value in rows:
+                h, size, nfiles = value.split(":")
+                found[sig] = (h, int(size), int(nfiles))
         return found
 
-    def record_tree(self, sig: str, h: str) -> None:
-        self._pending_trees.append((sig, h))
+    def record_tree(self, sig: str, h: str, size: int, nfiles: int) -> None:
+        """A folder's listing signature and what it scanned to: its tree hash, size and file count."""
+        self._pending_trees.append((sig, f"{h}:{size}:{nfiles}"))
 
     def flush(self) -> None:
         with self._guard:

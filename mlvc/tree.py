@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mlvc.errors import CorruptObjectError
 from mlvc.hashing import hash_bytes, is_hash
@@ -21,8 +21,9 @@ TREE = "tree"
 KINDS = (FILE, TREE)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+# Entry and Tree are not dataclasses: a no-op `mlvc status` imports this module, and dataclasses
+# (through inspect) costs ~10 ms of imports.
+class Entry(NamedTuple):
     name: str
     kind: str
     hash: str
@@ -34,9 +35,28 @@ class Entry:
         return self.mode == "755"
 
 
-@dataclass(frozen=True, slots=True)
 class Tree:
-    entries: tuple[Entry, ...]
+    """A folder's entries, sorted by name; immutable, compared and hashed by its entries."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self, entries: tuple[Entry, ...]) -> None:
+        object.__setattr__(self, "entries", entries)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Tree is immutable: cannot set {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tree) and self.entries == other.entries
+
+    def __hash__(self) -> int:
+        return hash(self.entries)
+
+    def __repr__(self) -> str:
+        return f"Tree(entries={self.entries!r})"
+
+    def __reduce__(self):  # pickling (pipeline workers): __setattr__ refuses the default way
+        return (Tree, (self.entries,))
 
     @classmethod
     def of(cls, entries: list[Entry]) -> Tree:

@@ -21,15 +21,14 @@ from mlvc import packs
 from mlvc.errors import FileChangedError, MlvcError, PathError
 from mlvc.forked import both_halves, should_fork
 from mlvc.hashing import BLOCK, hash_bytes, hash_file
-from mlvc.ignore import MLVCIGNORE, IgnoreRules
 from mlvc.objects import OBJECT_MODE
 from mlvc.parallel import in_batches
 from mlvc.pointer import Ref
 from mlvc.progress import NULL, Progress
 from mlvc.tree import FILE, TREE, Entry, Tree, serialize_rows
-from mlvc.workspace.walk import DirNode, FileStat, resign, walk, walk_split
+from mlvc.workspace.walk import DirNode, FileStat, resign, walk_folder
 
-__all__ = ["DirNode", "FileNode", "Scanner", "tree_hash"]
+__all__ = ["DirNode", "FileNode", "Scanner"]
 
 PARALLEL_MIN_FILES = 64
 PARALLEL_MIN_BYTES = 64 << 20
@@ -83,14 +82,17 @@ class Scanner:
         self._held = 0
 
     # -- public ---------------------------------------------------------------
-    def scan(self, rel: str, expect_files: int = 0) -> tuple[Ref, FileNode | DirNode]:
+    def scan(self, rel: str, expect_files: int = 0, walked: DirNode | None = None) -> tuple[Ref, FileNode | DirNode]:
         """Hash (and with store=True, store) the file or folder at repo-relative `rel`.
 
         Its packed objects are committed when it returns, unless inside `one_pack()`.
         `expect_files`: how many files the caller expects there (a pointer's count); from
-        forked.FORK_MIN_FILES on, the folder is walked by two processes.
+        forked.FORK_MIN_FILES on, the folder is walked by two processes. `walked`: the folder
+        as the caller walked it already (`walk.walk_folder`), to look at its signature first.
         """
         try:
+            if walked is not None:
+                return self._folder_ref(walked), walked
             return self._scan(rel, expect_files)
         finally:
             if not self._held:
@@ -128,19 +130,19 @@ class Scanner:
         except FileNotFoundError:
             raise PathError(f"{rel}: no such file or directory") from None
         if stat_mod.S_ISDIR(st.st_mode):
-            parent = os.path.dirname(rel)
-            rules = IgnoreRules.for_dir(self.repo.root, parent, MLVCIGNORE)
-            walker = walk_split if should_fork(expect_files) else walk
-            node = walker(self.repo.root, abspath, rel, os.path.basename(rel), rules)
-            self._resolve(node)
-            self.stats.flush()
-            return Ref(node.hash or "", TREE, node.size, node.nfiles), node
+            node = walk_folder(self.repo.root, rel, expect_files)
+            return self._folder_ref(node), node
         if not stat_mod.S_ISREG(st.st_mode):
             raise PathError(f"{rel}: not a regular file or directory")
         fnode = FileNode(os.path.basename(rel), abspath, rel, st)
         self._hash_files([fnode])
         self.stats.flush()
         return Ref(fnode.hash or "", FILE, st.st_size, 1), fnode
+
+    def _folder_ref(self, node: DirNode) -> Ref:
+        self._resolve(node)
+        self.stats.flush()
+        return Ref(node.hash or "", TREE, node.size, node.nfiles)
 
     def build_tree(self, node: DirNode) -> Tree:
         """The Tree of a scanned folder (built on demand when its hash came from the signature cache)."""
@@ -161,7 +163,7 @@ class Scanner:
         for d in dirs:
             cached = known.get(d.sig)
             if cached is not None:
-                h, size, nfiles = _unpack(cached)
+                h, size, nfiles = cached
                 if not self.store or self.objects.has(h):
                     d.hash, d.size, d.nfiles = h, size, nfiles
                     continue
@@ -192,7 +194,7 @@ class Scanner:
             d.nfiles = len(d.files) + sum(c.nfiles for c in d.dirs)
             if self.store:
                 self._store_tree(d.hash, data)
-            self.stats.record_tree(d.sig, f"{d.hash}:{d.size}:{d.nfiles}")
+            self.stats.record_tree(d.sig, d.hash, d.size, d.nfiles)
 
     def _store_tree(self, h: str, data: bytes) -> None:
         """A tree is stored after the files it lists. A small one goes to the pack, like a small file:
@@ -383,13 +385,3 @@ def _read_rest(fd: int) -> bytes:
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _row_name = itemgetter(0)
-
-
-def _unpack(value: str) -> tuple[str, int, int]:
-    h, size, nfiles = value.split(":")
-    return h, int(size), int(nfiles)
-
-
-def tree_hash(value: str) -> str:
-    """The tree hash in a stat-cache `trees` value (as `_resolve` records it)."""
-    return _unpack(value)[0]

@@ -1,27 +1,45 @@
-"""`mlvc status`: each tracked path against its pointer, down to the file."""
+"""`mlvc status`: each tracked path against its pointer, down to the file.
+
+A no-op status is the common case and is kept light: each tracked folder is walked (`stat` only)
+and its listing signature looked up in the stat cache, or the file-system watcher gives that
+signature without a walk. Only a folder whose signature is unknown goes to the scanner, which
+hashes what changed and diffs the trees; the scanner and the diff are imported only then.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from mlvc.errors import MlvcError
 from mlvc.pointer import Pointer, Ref
 from mlvc.progress import NULL, Progress
 from mlvc.tree import TREE, Tree
 from mlvc.workspace import watched
-from mlvc.workspace.diff import Change, diff_trees
-from mlvc.workspace.scan import DirNode, Scanner
+from mlvc.workspace.walk import DirNode, walk_folder
+
+if TYPE_CHECKING:
+    from mlvc.workspace.diff import Change
+    from mlvc.workspace.scan import Scanner
 
 UNCHANGED, MODIFIED, DELETED, NOT_IN_CACHE = "unchanged", "modified", "deleted", "not in cache"
 
 
-@dataclass
 class PathStatus:
-    path: str
-    state: str
-    changes: list[Change] = field(default_factory=list)
-    in_cache: bool = True
+    """One tracked path's state, and for a modified folder the files that changed in it."""
+
+    __slots__ = ("path", "state", "changes", "in_cache")
+
+    def __init__(self, path: str, state: str, changes: list[Change] | None = None, in_cache: bool = True) -> None:
+        self.path = path
+        self.state = state
+        self.changes: list[Change] = changes or []
+        self.in_cache = in_cache
+
+    def __repr__(self) -> str:
+        return f"PathStatus({self.path!r}, {self.state!r}, {len(self.changes)} changes, in_cache={self.in_cache})"
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -45,34 +63,62 @@ def workspace_loader(scanner: Scanner, node: DirNode):
     return load
 
 
-def path_status(repo, scanner: Scanner, ptr: Pointer, watched_hash: str | None = None) -> PathStatus:
-    """`watched_hash`: the folder's tree hash as the file-system watcher sees it (no walk)."""
+def path_status(
+    repo, scanner: Callable[[], Scanner], ptr: Pointer, watched_hash: str | None = None
+) -> PathStatus:
+    """`scanner` gives the status's one Scanner; `watched_hash`: the folder's tree hash as the
+    file-system watcher sees it (no walk)."""
     ref = ptr.ref
     in_cache = repo.objects.has(ref.hash)
     if not os.path.lexists(repo.abs(ptr.path)):
         return PathStatus(ptr.path, DELETED, in_cache=in_cache)
     if watched_hash == ref.hash:
         return PathStatus(ptr.path, UNCHANGED, in_cache=in_cache)
-    current, node = scanner.scan(ptr.path, expect_files=ref.files)
+    walked = _walk_tracked_folder(repo, ptr)
+    if walked is not None and _known_hash(repo, walked) == ref.hash:
+        return PathStatus(ptr.path, UNCHANGED, in_cache=in_cache)
+    current, node = scanner().scan(ptr.path, expect_files=ref.files, walked=walked)
     if current.hash == ref.hash:
         return PathStatus(ptr.path, UNCHANGED, in_cache=in_cache)
     changes: list[Change] = []
     if ref.kind == TREE and current.kind == TREE and in_cache:
+        from mlvc.workspace.diff import diff_trees
+
         assert isinstance(node, DirNode)
         try:
             changes = diff_trees(
-                ptr.path, ref.hash, current.hash, repo.objects.read_tree, workspace_loader(scanner, node)
+                ptr.path, ref.hash, current.hash, repo.objects.read_tree, workspace_loader(scanner(), node)
             )
         except MlvcError:
             changes = []  # a subtree is missing from the cache: report the path, not the files
     return PathStatus(ptr.path, MODIFIED, changes, in_cache=in_cache)
 
 
+def _walk_tracked_folder(repo, ptr: Pointer) -> DirNode | None:
+    """The tracked folder, walked (stats only), where the pointer and the workspace both say folder."""
+    if ptr.ref.kind != TREE or not os.path.isdir(repo.abs(ptr.path)):
+        return None
+    return walk_folder(repo.root, ptr.path, ptr.ref.files)
+
+
+def _known_hash(repo, node: DirNode) -> str | None:
+    """The tree hash the stat cache recorded for the folder's listing signature, if any."""
+    known = repo.stat_cache.lookup_trees([node.sig]).get(node.sig)
+    return known[0] if known else None
+
+
 def status(repo, ptrs: list[Pointer], progress: Progress = NULL) -> list[PathStatus]:
-    scanner = Scanner(repo, store=False, progress=progress)
+    @functools.cache
+    def scanner() -> Scanner:  # made, and its module imported, only for a path that needs a scan
+        from mlvc.workspace.scan import Scanner
+
+        return Scanner(repo, store=False, progress=progress)
+
     hashes = watched.tree_hashes(repo, ptrs)
     return [path_status(repo, scanner, p, hashes.get(p.path)) for p in ptrs]
 
 
 def current_ref(repo, rel: str) -> Ref:
+    from mlvc.workspace.scan import Scanner
+
     return Scanner(repo).scan(rel)[0]

@@ -39,6 +39,7 @@ __all__ = [
     "resign",
     "should_fork",
     "walk",
+    "walk_folder",
     "walk_split",
 ]
 
@@ -111,11 +112,19 @@ class DirNode:
         yield self
 
 
+def walk_folder(root: str, rel: str, expect_files: int = 0) -> DirNode:
+    """The tracked folder `rel` of the repository at `root`, walked as `Scanner.scan` walks it: with
+    the .mlvcignore rules above it, by two processes where `expect_files` (a pointer's count) says
+    it is big (`should_fork`)."""
+    rules = IgnoreRules.for_dir(root, os.path.dirname(rel), MLVCIGNORE)
+    walker = walk_split if should_fork(expect_files) else walk
+    return walker(root, os.path.join(root, rel.replace("/", os.sep)), rel, os.path.basename(rel), rules)
+
+
 def folder_signature(root: str, rel: str) -> str:
     """The listing signature `Scanner.scan` walks folder `rel` to (stats only, nothing hashed): while
     it is the same, so is the folder's hash (the no-op repro memo, mlvc.pipeline.noop, relies on it)."""
-    rules = IgnoreRules.for_dir(root, os.path.dirname(rel), MLVCIGNORE)
-    return walk(root, os.path.join(root, rel.replace("/", os.sep)), rel, os.path.basename(rel), rules).sig
+    return walk_folder(root, rel).sig
 
 
 # The hot loop of a no-op status: one stat per entry, relative to the open folder (no path lookup

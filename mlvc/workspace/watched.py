@@ -6,7 +6,6 @@ import os
 
 from mlvc.pointer import Pointer
 from mlvc.tree import TREE
-from mlvc.workspace.scan import tree_hash
 
 
 def enabled(repo) -> bool:
@@ -23,7 +22,7 @@ def tree_hashes(repo, ptrs: list[Pointer]) -> dict[str, str]:
 
     sigs = client.signatures(repo.root, folders)
     known = repo.stat_cache.lookup_trees(list(sigs.values()))
-    return {path: tree_hash(known[sig]) for path, sig in sigs.items() if sig in known}
+    return {path: known[sig][0] for path, sig in sigs.items() if sig in known}
 
 
 def prime(repo, rels: list[str]) -> None:
