@@ -59,6 +59,14 @@ def test_nested_tracking_is_refused(repo: Path, mlvc) -> None:
     mlvc("add", "outer/inner", "outer/inner")  # the same path twice is added once
     assert (repo / "outer/.gitignore").read_text() == "/inner\n"
     assert_clean_error(mlvc("add", "outer", check=False), "outer", "contains tracked path outer/inner")
+    # The add's walk does not list ignored files: a pointer an .mlvcignore hides is still found,
+    # whether the rule is in the folder or above it.
+    (repo / "outer/.mlvcignore").write_text("*.mlvc\n")
+    assert_clean_error(mlvc("add", "outer", check=False), "outer", "contains tracked path outer/inner")
+    os.unlink(repo / "outer/.mlvcignore")
+    (repo / ".mlvcignore").write_text("outer/*.mlvc\n")
+    assert_clean_error(mlvc("add", "outer", check=False), "outer", "contains tracked path outer/inner")
+    assert not (repo / "outer.mlvc").exists()
 
 
 def test_symlink_loops_and_broken_links(repo: Path, mlvc) -> None:

@@ -100,6 +100,12 @@ class DirNode:
             self._files = sorted(files, key=_node_name)
         return self._files
 
+    def has_name_ending(self, *suffixes: str) -> bool:
+        """Whether a file directly in this folder (as walked) has a name ending with one of `suffixes`;
+        no FileNode is made."""
+        names = self._names + "\0"
+        return any(f"{suffix}\0" in names for suffix in suffixes)
+
     def entry(self) -> Entry:
         from mlvc.tree import TREE, Entry
 
