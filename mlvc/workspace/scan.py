@@ -276,8 +276,9 @@ class Scanner:
         open, read, chmod and link of each file are syscalls, and two processes issue them twice
         as fast on 2 CPUs (a thread would wait on the GIL). The child sends back each file's hash,
         whether its inode became the object, and that inode's stat key where it is not the one
-        `_linked_key` derives from the walk; should a file fail there (it changed while hashed),
-        this process carries on from it, and so reports it."""
+        `_linked_key` derives from the walk (no more per file: the child's half is on the critical
+        path); should a file fail there (it changed while hashed), this process carries on from
+        it, and so reports it."""
         half = len(files) // 2
         mine, theirs = files[:half], files[half:]
 
@@ -286,13 +287,13 @@ class Scanner:
             hashes, linked, odd = [], bytearray(), {}
             try:
                 for i, f in enumerate(theirs):
-                    walked = f.st
+                    walked_ino = f.st.st_ino
                     hashes.append(self._ingest(f))
                     linked.append(f.linked)
-                    if f.linked:
-                        key = FileStat(f.st.st_mode, f.st.st_ino, f.st.st_size, f.st.st_mtime_ns)
-                        if key != _linked_key(walked):
-                            odd[i] = tuple(key)
+                    # A linked small file's key is `_linked_key(after)` with its size and mtime
+                    # checked against the walk's: only the inode can differ (a file replaced since).
+                    if f.linked and f.st.st_ino != walked_ino:
+                        odd[i] = tuple(f.st)
             except MlvcError:
                 pass
             return "\n".join(hashes), bytes(linked), odd
