@@ -55,7 +55,7 @@ class Tree:
     def __repr__(self) -> str:
         return f"Tree(entries={self.entries!r})"
 
-    def __reduce__(self):  # pickling (pipeline workers): __setattr__ refuses the default way
+    def __reduce__(self):  # for pickle and copy, which would set the slot through __setattr__
         return (Tree, (self.entries,))
 
     @classmethod
