@@ -29,6 +29,7 @@ LINKS=${LINKS:-default hardlink}
 TOOLS=${TOOLS:-mlvc dvc}
 DATA=${DATA:-/tmp/bench/data}
 OUT=${OUT:-$HERE/results}
+mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)  # absolute: the harness runs each tool from its work folder
 PY=${PYTHON:-python3}
 export BENCH_WORK=${BENCH_WORK:-/tmp/bench/work-mlvc}
 if [ -z "${MLVC_BIN:-}" ]; then
