@@ -363,7 +363,7 @@ def test_large_object_is_copied_and_verified_both_ways(repo, mlvc, tmp_path):
     assert (other / "big.bin").read_bytes() == payload
     # a corrupt big object on the remote is refused too
     os.chmod(remote / h[:2] / h[2:], 0o644)
-    (remote / h[:2] / h[2:]).write_bytes(payload[:-1] + b"\0")
+    (remote / h[:2] / h[2:]).write_bytes(payload[:-1] + bytes([payload[-1] ^ 1]))  # never the same byte
     third = clone(repo, tmp_path, "third")
     r = run_mlvc("pull", cwd=third, check=False)
     assert r.returncode == 1 and h in r.stderr and "big.bin" in r.stderr
