@@ -185,7 +185,7 @@ def test_big_file_round_trip(repo: Path, mlvc) -> None:
     mlvc("add", "big.bin")
     git("add", "-A", cwd=repo)
     git("commit", "-qm", "big v1", cwd=repo)
-    (repo / "big.bin").write_bytes(blob[:-1] + b"!")
+    (repo / "big.bin").write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))  # always a different last byte
     mlvc("commit")
     git("commit", "-qam", "big v2", cwd=repo)
     git("checkout", "-q", "HEAD~1", cwd=repo)
