@@ -100,11 +100,6 @@ class StatCache:
         """`record_file` of many files at once: (inode, size, mtime_ns, hash) rows."""
         self._pending_files.extend(rows)
 
-    def lookup_tree(self, sig: str) -> str | None:
-        with self._guard:
-            row = self.db.execute("SELECT hash FROM trees WHERE sig = ?", (sig,)).fetchone()
-        return row[0] if row else None
-
     def lookup_trees(self, sigs: list[str]) -> dict[str, tuple[str, int, int]]:
         """signature -> (tree hash, size, file count) for those of `sigs` that were recorded (one
         query per 900)."""
