@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import marshal
 import os
-from functools import partial
 from operator import attrgetter, itemgetter
 from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import TYPE_CHECKING, NamedTuple
@@ -217,10 +216,13 @@ def _entries(
     """Stat `names` in the folder open as `fd`: its regular files (names and stat keys, in
     listing order) and its subfolders, walked with `walker`."""
     ignored = rules.is_ignored if rules.layers else None
+    stat = os.stat
     keys: list[tuple[int, int, int, int]] | None = None
     if ignored is None and not _has_dotted(names):
         try:
-            keys = list(map(_KEY, map(partial(os.stat, dir_fd=fd), names)))
+            # A comprehension, not map(partial(os.stat, dir_fd=fd)): partial builds a keyword dict
+            # on every call, ~0.25 us a file, 10% of the stat.
+            keys = [_KEY(stat(n, dir_fd=fd)) for n in names]
         except OSError:
             keys = None  # vanished or broken entry: the per-entry loop below says which
         else:
