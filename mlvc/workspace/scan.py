@@ -26,7 +26,7 @@ from mlvc.parallel import in_batches
 from mlvc.pointer import Ref
 from mlvc.progress import NULL, Progress
 from mlvc.tree import FILE, TREE, Entry, Tree, serialize_rows
-from mlvc.workspace.walk import DirNode, FileStat, resign, walk_folder
+from mlvc.workspace.walk import DirNode, FileStat, new_file_stat, resign, walk_folder
 
 __all__ = ["DirNode", "FileNode", "Scanner"]
 
@@ -282,33 +282,39 @@ class Scanner:
         half = len(files) // 2
         mine, theirs = files[:half], files[half:]
 
-        def their_half() -> tuple[str, bytes, dict[int, tuple[int, int, int, int]]]:
+        def their_half() -> tuple[str, bytes, dict[int, tuple[int, int, int, int]], int]:
             # Compact for the pipe (a tuple per file cost ~40 ms to marshal and load for 25,000).
-            hashes, linked, odd = [], bytearray(), {}
+            hashes, linked, odd, nbytes = [], bytearray(), {}, 0
             try:
                 for i, f in enumerate(theirs):
                     walked_ino = f.st.st_ino
                     hashes.append(self._ingest(f))
                     linked.append(f.linked)
+                    nbytes += f.st.st_size
                     # A linked small file's key is `_linked_key(after)` with its size and mtime
                     # checked against the walk's: only the inode can differ (a file replaced since).
                     if f.linked and f.st.st_ino != walked_ino:
                         odd[i] = tuple(f.st)
             except MlvcError:
                 pass
-            return "\n".join(hashes), bytes(linked), odd
+            return "\n".join(hashes), bytes(linked), odd, nbytes
 
         _, got = both_halves(lambda: self._hash_batch(mine, task), their_half)
         try:
-            joined, linked, odd = got  # type: ignore[misc]
+            joined, linked, odd, nbytes = got  # type: ignore[misc]
             hashes = joined.split("\n") if joined else []
+            if len(linked) != len(hashes):
+                raise ValueError("the child's result is cut short")
         except (TypeError, ValueError, AttributeError):
-            hashes, linked, odd = [], b"", {}  # no child: all of its half is done here
-        for i, (f, h) in enumerate(zip(theirs, hashes, strict=False)):  # the child may have stopped early
-            f.hash, f.linked = h, bool(linked[i])
-            if f.linked:
+            hashes, linked, odd, nbytes = [], b"", {}, 0  # no child: all of its half is done here
+        done = theirs[: len(hashes)]  # the child may have stopped early
+        # On the critical path once both halves are done: ~1 us a file here is 25 ms for 25,000.
+        for i, (f, h, was_linked) in enumerate(zip(done, hashes, linked, strict=True)):
+            f.hash = h
+            if was_linked:
+                f.linked = True
                 f.st = FileStat(*odd[i]) if i in odd else _linked_key(f.st)
-            task.advance(f.st.st_size)
+        task.advance(nbytes)
         self._hash_batch(theirs[len(hashes) :], task)
 
     def _ingest(self, f: FileNode) -> str:
@@ -400,5 +406,8 @@ _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 def _linked_key(st: os.stat_result | FileStat) -> FileStat:
     """The stat key of a file whose own inode was made its read-only cache object: the same inode,
     size and mtime (fchmod changes only the mode and ctime)."""
-    return FileStat(stat_mod.S_IFMT(st.st_mode) | OBJECT_MODE, st.st_ino, st.st_size, st.st_mtime_ns)
+    return new_file_stat((st.st_mode & _S_IFMT | OBJECT_MODE, st.st_ino, st.st_size, st.st_mtime_ns))
+
+
+_S_IFMT = 0o170000  # stat.S_IFMT(mode) is mode & this (inline: a call per file is not free)
 _row_name = itemgetter(0)

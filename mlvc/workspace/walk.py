@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import marshal
 import os
+from functools import partial
 from operator import attrgetter, itemgetter
 from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import TYPE_CHECKING, NamedTuple
@@ -35,6 +36,7 @@ __all__ = [
     "estimate_files",
     "folder_signature",
     "list_folder",
+    "new_file_stat",
     "resign",
     "should_fork",
     "walk",
@@ -52,6 +54,11 @@ class FileStat(NamedTuple):
     st_ino: int
     st_size: int
     st_mtime_ns: int
+
+
+# FileStat from a (mode, inode, size, mtime_ns) tuple without the Python-level __new__ that
+# FileStat(...) and FileStat._make run: a scan makes one per file.
+new_file_stat = partial(tuple.__new__, FileStat)
 
 
 class DirNode:
@@ -93,7 +100,7 @@ class DirNode:
 
             names = self._names.split("\0") if self._names else []
             keys = marshal.loads(self._keys)
-            base, rel, sep, make = self.abspath, self.rel, os.sep, FileStat._make
+            base, rel, sep, make = self.abspath, self.rel, os.sep, new_file_stat
             files = [FileNode(n, f"{base}{sep}{n}", f"{rel}/{n}", make(k)) for n, k in zip(names, keys, strict=True)]
             self._listing = files
             self._files = sorted(files, key=_node_name)
