@@ -185,6 +185,9 @@ class PackIndex:
         return self._load().get(h)
 
     def __contains__(self, h: str) -> bool:
+        slots = self._slots
+        if slots is not None:  # the hot path (an add asks per file): one dict lookup
+            return h in slots
         return self.get(h) is not None
 
     def __len__(self) -> int:
