@@ -15,7 +15,7 @@ import xxhash
 
 from mlvc import links, packs
 from mlvc.errors import CorruptObjectError, DiskFullError, ObjectMissingError
-from mlvc.hashing import BLOCK, hash_bytes, hash_file, is_hash
+from mlvc.hashing import BLOCK, hash_bytes, hash_file, is_hash, open_to_read
 from mlvc.tree import Tree, parse_tree
 
 OBJECT_MODE = 0o444
@@ -119,7 +119,7 @@ class ObjectStore:
         view = memoryview(buf)
         with _disk_full_guard(tmp):
             try:
-                with open(src, "rb", buffering=0) as s:
+                with open(open_to_read(src), "rb", buffering=0) as s:
                     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OBJECT_MODE)
                     try:
                         while n := s.readinto(buf):

@@ -241,3 +241,61 @@ def test_hardlink_with_the_cache_on_another_filesystem(repo: Path, mlvc, tmp_pat
         assert "0 corrupt" in mlvc("cache", "verify").stdout
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
+
+
+# -- reading to hash leaves access times alone ------------------------------------------------------
+
+OLD_ATIME_NS = 1_000_000_000 * 10**9  # 2001: older than any mtime here, so `relatime` would update it
+
+
+def _age_atimes(paths: list[Path]) -> None:
+    for p in paths:
+        os.utime(p, ns=(OLD_ATIME_NS, p.stat().st_mtime_ns))
+
+
+@pytest.mark.parametrize("link", ["copy", "hardlink"])
+def test_add_leaves_access_times_alone(repo: Path, mlvc, link: str) -> None:
+    """The files an add reads to hash are its user's: O_NOATIME keeps their access times (and
+    spares the kernel writing every inode back under `relatime`)."""
+    control = repo / "control.txt"
+    control.write_bytes(b"read plainly")
+    _age_atimes([control])
+    control.read_bytes()
+    if control.stat().st_atime_ns == OLD_ATIME_NS:
+        pytest.skip("this filesystem does not update access times on read (noatime): nothing to see")
+    build(repo / "data", {"a.txt": b"alpha", "sub/b.bin": os.urandom(3000), "big.bin": os.urandom(SMALL + 1)})
+    files = [p for p in (repo / "data").rglob("*") if p.is_file()]
+    _age_atimes(files)
+    set_link(repo, link)
+    mlvc("add", "data")
+    assert {p.name: p.stat().st_atime_ns for p in files} == {p.name: OLD_ATIME_NS for p in files}
+
+
+@pytest.mark.parametrize("link", ["copy", "hardlink"])
+def test_file_of_another_owner_is_read_plainly(repo: Path, monkeypatch, link: str) -> None:
+    """O_NOATIME is refused (EPERM) for a file the user does not own (root may always use it, so
+    the refusal is simulated): the file is opened without it, and so are the ones after it."""
+    from mlvc import hashing
+    from mlvc.repo import Repo
+    from mlvc.workspace import add as add_mod
+
+    build(repo / "data", {f"f{i}.txt": f"file {i}".encode() for i in range(5)})
+    monkeypatch.setattr(hashing, "_read_flags", hashing._read_flags | os.O_NOATIME)  # a fresh process's
+    real_open, refused = os.open, []
+
+    def open_(path, flags, *args, **kwargs):
+        if flags & os.O_NOATIME:
+            refused.append(path)
+            raise PermissionError(1, "Operation not permitted", path)  # EPERM
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_)
+    r = Repo.find(str(repo))
+    try:
+        [result] = add_mod.add(r, ["data"], link_type=link)
+    finally:
+        r.close()
+    monkeypatch.undo()
+    assert len(refused) == 1, "after one refusal the flag is no longer asked for"
+    assert result.ref.files == 5 and corrupt_objects(repo) == []
+    assert {h for h in cache_objects(repo)} >= {hash_file(repo / "data" / f"f{i}.txt") for i in range(5)}

@@ -20,7 +20,7 @@ from operator import itemgetter
 from mlvc import packs
 from mlvc.errors import FileChangedError, MlvcError, PathError
 from mlvc.forked import both_halves, should_fork
-from mlvc.hashing import BLOCK, hash_bytes, hash_file
+from mlvc.hashing import BLOCK, hash_bytes, hash_file, open_to_read
 from mlvc.objects import OBJECT_MODE
 from mlvc.parallel import in_batches
 from mlvc.pointer import Ref
@@ -290,7 +290,7 @@ class Scanner:
                 advance(size)
                 continue
             try:
-                fd = os.open(f.abspath, os.O_RDONLY | _O_CLOEXEC)
+                fd = open_to_read(f.abspath)
                 try:
                     h = hash_bytes(_read_all(fd, size))
                     after = os.fstat(fd)
@@ -368,7 +368,7 @@ class Scanner:
             if (size <= packs.SMALL) if self.packing else (not self.store and size <= BLOCK):
                 # Small file: one read on a bare fd (about half the CPU of hash_file + stat, which
                 # counts with 50,000 files), hash the bytes; when packing, append them to the pack.
-                fd = os.open(f.abspath, os.O_RDONLY | _O_CLOEXEC)
+                fd = open_to_read(f.abspath)
                 try:
                     data = _read_all(fd, size)
                     h = hash_bytes(data)
@@ -425,9 +425,6 @@ def _read_rest(fd: int) -> bytes:
     while chunk := os.read(fd, 1 << 20):
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def _linked_key(st: os.stat_result | FileStat) -> FileStat:
