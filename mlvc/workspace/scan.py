@@ -277,9 +277,9 @@ class Scanner:
     def _hardlink_batch(self, files: list[FileNode], task) -> None:
         """Store `files` with hardlink: `_ingest` each, with the common case inline. A
         non-executable file of up to BLOCK is read and hashed, checked unchanged (`fstat`), made
-        read-only and linked under its object's name through one open fd: six syscalls. The
-        method calls of `_ingest` cost ~4 us more a file, and this loop is the critical path of
-        adding 50,000 files (~100 ms). A file that changed while hashed raises FileChangedError
+        read-only and linked under its object's name through one open fd: six syscalls. Going
+        through `_ingest` cost ~1 us more a file, and this loop is the critical path of adding
+        50,000 files (~25 ms a half). A file that changed while hashed raises FileChangedError
         with nothing linked from it; the files before it are done (their hash is set)."""
         store, advance = self.objects.add_open_file_by_hardlink, task.advance
         for f in files:
