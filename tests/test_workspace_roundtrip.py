@@ -298,4 +298,4 @@ def test_file_of_another_owner_is_read_plainly(repo: Path, monkeypatch, link: st
     monkeypatch.undo()
     assert len(refused) == 1, "after one refusal the flag is no longer asked for"
     assert result.ref.files == 5 and corrupt_objects(repo) == []
-    assert {h for h in cache_objects(repo)} >= {hash_file(repo / "data" / f"f{i}.txt") for i in range(5)}
+    assert cache_objects(repo) >= {hash_file(repo / "data" / f"f{i}.txt") for i in range(5)}

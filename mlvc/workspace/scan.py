@@ -320,6 +320,8 @@ class Scanner:
 
         def their_half() -> tuple[str, bytes, dict[int, tuple[int, int, int, int]], int]:
             walked_inodes = [f.st.st_ino for f in theirs]
+            for f in theirs:  # (this process's copies) a hash set below means: done in this call
+                f.hash = None
             try:
                 self._hardlink_batch(theirs, NULL.task("", None))
             except MlvcError:
