@@ -3,7 +3,8 @@
 A no-op status of 50,000 files is 50,000 stat calls, and an add with hardlinks 50,000 open +
 read + link: kernel work that one Python thread issues one at a time and that threads would only
 serialize on the GIL. `both_halves` runs one half in a forked child and the other here, and
-brings the child's result back through a pipe as marshal data.
+brings the child's result back through a pipe as marshal data. `share_items` does the same with
+a queue of items both processes take from, for work whose halves would not take the same time.
 
 The child runs only the function it is given (no SQLite, no output, no locks) and always leaves
 by `os._exit`. When it fails (an exception, a crash, unreadable data) the caller gets None for
@@ -53,9 +54,7 @@ def both_halves(mine: Callable[[], object], theirs: Callable[[], object]) -> tup
         code = 1
         try:
             os.close(r)
-            view = memoryview(marshal.dumps(theirs()))
-            while view:
-                view = view[os.write(w, view) :]
+            _write_all(w, marshal.dumps(theirs()))
             code = 0
         except BaseException:  # noqa: BLE001, S110 - the parent redoes this half
             pass
@@ -75,6 +74,134 @@ def both_halves(mine: Callable[[], object], theirs: Callable[[], object]) -> tup
         return result, marshal.loads(data)
     except (ValueError, EOFError, TypeError):
         return result, None
+
+
+# The queue holds each item's number as 4 bytes, all written before the fork into one pipe (64 KiB).
+MAX_ITEMS = 16_000
+_ITEM = 4
+
+
+def share_items(
+    count: int,
+    mine: Callable[[int], object],
+    theirs: Callable[[int], object],
+    take: Callable[[object], object],
+) -> None:
+    """Do items 0..count-1 here (`mine(i)`) and in a forked child (`theirs(i)`), each process taking
+    the next item from a shared queue: neither waits while the other still has work, however the
+    items' cost differs or the CPUs are shared. Each result of `theirs` comes back as marshal data
+    and is given to `take` here, between this process's own items, so applying it costs nothing
+    after the last one.
+
+    An item the child took and did not report (it failed, or no child could be made) is done by
+    nobody: the caller finds what is left and does it. When `mine` or `take` raises, the queue is
+    emptied and the child waited for before the error goes on: nothing works behind the caller."""
+    if count > MAX_ITEMS:
+        raise ValueError(f"share_items: {count} items, at most {MAX_ITEMS}")
+    try:
+        queue_r, queue_w = os.pipe()
+    except OSError:
+        queue_r = queue_w = -1
+    if queue_r < 0:
+        for i in range(count):
+            mine(i)
+        return
+    try:
+        os.write(queue_w, b"".join(i.to_bytes(_ITEM, "little") for i in range(count)))
+    finally:
+        os.close(queue_w)  # an empty queue reads as its end, in both processes
+    try:
+        _share_queue(queue_r, mine, theirs, take)
+    finally:
+        os.close(queue_r)
+
+
+def _share_queue(queue_r: int, mine, theirs, take) -> None:
+    try:
+        results_r, results_w = os.pipe()
+    except OSError:
+        results_r = -1
+    pid = -1
+    if results_r >= 0:
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(results_r)
+            os.close(results_w)
+            results_r = -1
+    if pid == 0:  # the child
+        code = 1
+        try:
+            os.close(results_r)
+            # A pipe read of 4 bytes from a queue of 4-byte items takes one item whole.
+            while item := os.read(queue_r, _ITEM):
+                data = marshal.dumps(theirs(int.from_bytes(item, "little")))
+                _write_all(results_w, len(data).to_bytes(8, "little") + data)
+            code = 0
+        except BaseException:  # noqa: BLE001, S110 - its items are left undone for the caller
+            pass
+        finally:
+            os._exit(code)
+    results = _Results(results_r, take) if results_r >= 0 else None
+    if results is not None:
+        os.close(results_w)
+    try:
+        while item := os.read(queue_r, _ITEM):
+            mine(int.from_bytes(item, "little"))
+            if results is not None:
+                results.take_ready()
+        if results is not None:
+            results.take_rest()
+    except BaseException:
+        while os.read(queue_r, 1 << 16):  # the child stops after the item it is on
+            pass
+        raise
+    finally:
+        if results is not None:
+            os.close(results_r)  # a child still writing gets EPIPE and exits
+            os.waitpid(pid, 0)
+
+
+class _Results:
+    """Length-prefixed marshal frames from the child, given to `take` as they come whole."""
+
+    def __init__(self, fd: int, take: Callable[[object], object]) -> None:
+        self.fd, self.take, self.buffer = fd, take, bytearray()
+        os.set_blocking(fd, False)
+
+    def take_ready(self) -> None:
+        try:
+            while chunk := os.read(self.fd, 1 << 20):
+                self.buffer += chunk
+        except BlockingIOError:
+            pass
+        self._take_whole()
+
+    def take_rest(self) -> None:
+        os.set_blocking(self.fd, True)
+        self.buffer += _read_all_fd(self.fd)
+        self._take_whole()  # a frame cut short (the child died writing it) is left undone
+
+    def _take_whole(self) -> None:
+        buffer, start = self.buffer, 0
+        while len(buffer) - start >= 8:
+            end = start + 8 + int.from_bytes(buffer[start : start + 8], "little")
+            if end > len(buffer):
+                break
+            try:
+                result = marshal.loads(buffer[start + 8 : end])
+            except (ValueError, EOFError, TypeError):
+                result = None
+            start = end
+            if result is not None:
+                self.take(result)
+        del buffer[:start]
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def usable_cpus() -> int:

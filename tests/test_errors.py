@@ -174,7 +174,8 @@ def test_file_changing_while_hashed(repo: Path, monkeypatch, link: str) -> None:
     from mlvc import forked
     from mlvc.workspace import scan
 
-    if link == "hardlink-forked":  # victim.bin is in the half that a forked child adds
+    if link == "hardlink-forked":  # one file a chunk: victim.bin is added by either process
+        monkeypatch.setattr(scan, "SHARED_CHUNK", 1)
         link = "hardlink"
         monkeypatch.setenv("MLVC_WALK_FORK_MIN_FILES", "1")
         monkeypatch.setattr(forked.threading, "active_count", lambda: 1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -208,6 +209,7 @@ def forks(monkeypatch):
     # threads of earlier tests (server log readers, pools) that take no lock the child needs: the
     # child only stats, lists and writes to its pipe.
     monkeypatch.setattr(forked.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(scan, "SHARED_CHUNK", 8)  # a shared add of these small trees has several chunks
     return made
 
 
@@ -355,9 +357,28 @@ def test_only_big_trees_in_a_single_thread_fork(monkeypatch) -> None:
         t.join()
 
 
-def test_forked_hardlink_add_links_every_file_and_leaves_a_clean_status(repo: Path, mlvc, counters, forks) -> None:
+@pytest.mark.parametrize("child", ["works", "dies"])
+def test_forked_hardlink_add_links_every_file_and_leaves_a_clean_status(
+    repo: Path, mlvc, counters, forks, monkeypatch, child: str
+) -> None:
     """`add --link hardlink` of many small files shares the read/hash/link work with a child: every
-    file of both halves ends up as its own cache object, and a status then hashes nothing."""
+    file done in either process ends up as its own cache object, and a status then hashes nothing.
+    A child that dies after its first chunk leaves the chunks it took to this process."""
+    if child == "dies":
+        real_share = scan.share_items
+
+        def share_items(count, mine, theirs, take):
+            first = []
+
+            def theirs_then_die(i):
+                if first:
+                    os._exit(1)
+                first.append(i)
+                return theirs(i)
+
+            real_share(count, lambda i: (time.sleep(0.01), mine(i)), theirs_then_die, take)
+
+        monkeypatch.setattr(scan, "share_items", share_items)
     build(repo / "data", WIDE)
     r = _repo(repo)
     try:

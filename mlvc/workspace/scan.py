@@ -19,7 +19,7 @@ from operator import itemgetter
 
 from mlvc import packs
 from mlvc.errors import FileChangedError, MlvcError, PathError
-from mlvc.forked import both_halves, should_fork
+from mlvc.forked import MAX_ITEMS, share_items, should_fork
 from mlvc.hashing import BLOCK, hash_bytes, hash_file, open_to_read
 from mlvc.objects import OBJECT_MODE
 from mlvc.parallel import in_batches
@@ -34,6 +34,8 @@ PARALLEL_MIN_FILES = 64
 PARALLEL_MIN_BYTES = 64 << 20
 BATCH = 256
 SMALL_FILE = 64 << 10
+# Files per item of the queue that a forked child shares (`_hardlink_shared`): ~5 ms of work.
+SHARED_CHUNK = 256
 # Per small file hashed: slower than this, its reads wait on the disk (from the page cache: ~10 us).
 DISK_BOUND_S = 50e-6
 
@@ -217,6 +219,7 @@ class Scanner:
         total = sum(f.st.st_size for f in todo)
         verb = "Adding" if self.store else "Hashing"
         task = self.progress.task(f"{verb} {len(todo)} files", total, unit="bytes")
+        unrecorded = todo  # the files whose stat rows are still to be written
         try:
             if self.store:
                 # Small files in this thread: threads only add GIL contention to a read + hash +
@@ -225,7 +228,8 @@ class Scanner:
                 small = [f for f in todo if f.st.st_size <= packs.SMALL]
                 rest = [f for f in todo if f.st.st_size > packs.SMALL] if len(small) < len(todo) else []
                 if self.link_type == "hardlink" and should_fork(len(small)):
-                    self._hardlink_split(small, task)
+                    self._hardlink_shared(small, task)  # it records their stat rows as it goes
+                    unrecorded = rest
                 else:
                     self._hash_batch(small, task)
             elif not self.store and (len(todo) >= PARALLEL_MIN_FILES or total >= PARALLEL_MIN_BYTES and len(todo) > 1):
@@ -237,7 +241,7 @@ class Scanner:
             in_batches(lambda b: self._hash_batch(b, task), rest, BATCH, self.jobs if parallel else 1, "mlvc-hash")
         finally:
             task.close()
-        self.stats.record_files([(f.st.st_ino, f.st.st_size, f.st.st_mtime_ns, f.hash or "") for f in todo])
+        self.stats.record_files(_stat_rows(unrecorded))
 
     def _unknown(self, files: list[FileNode], known: dict[int, str]) -> list[FileNode]:
         """The files whose hash the stat cache does not give (`known`: inode -> hash); the others
@@ -307,28 +311,36 @@ class Scanner:
                 f.st = _linked_key(after)
             advance(size)
 
-    def _hardlink_split(self, files: list[FileNode], task) -> None:
-        """`_hash_batch` of many small files with hardlink, half of them in a forked child: the
-        open, read, chmod and link of each file are syscalls, and two processes issue them twice
-        as fast on 2 CPUs (a thread would wait on the GIL). The child sends back each file's hash,
-        whether its inode became the object, and that inode's stat key where it is not the one
-        `_linked_key` derives from the walk (no more per file: the child's half is on the critical
-        path); should a file fail there (it changed while hashed), this process carries on from
-        it, and so reports it."""
-        half = len(files) // 2
-        mine, theirs = files[:half], files[half:]
+    def _hardlink_shared(self, files: list[FileNode], task) -> None:
+        """`_hash_batch` of many small files with hardlink, shared with a forked child: the open,
+        read, chmod and link of each file are syscalls, and two processes issue them twice as fast
+        on 2 CPUs (a thread would wait on the GIL). Both take chunks of files from one queue
+        (`forked.share_items`); between its own chunks this process applies the child's results
+        and writes the stat rows, so little is left to do once the last chunk is done. The child
+        sends back each file's hash, whether its inode became the object, and that inode's stat
+        key where it is not the one `_linked_key` derives from the walk. A file the child did not
+        do (it changed while hashed there, or the child failed) is done here after the others,
+        and so reported from here."""
+        size = max(SHARED_CHUNK, -(-len(files) // MAX_ITEMS))
+        chunks = [files[i : i + size] for i in range(0, len(files), size)]
+        for f in files:  # (in both processes) a hash set below means: done in this call
+            f.hash = None
 
-        def their_half() -> tuple[str, bytes, dict[int, tuple[int, int, int, int]], int]:
-            walked_inodes = [f.st.st_ino for f in theirs]
-            for f in theirs:  # (this process's copies) a hash set below means: done in this call
-                f.hash = None
+        def my_chunk(i: int) -> None:
+            self._hardlink_batch(chunks[i], task)
+            self.stats.record_files(_stat_rows(chunks[i]))
+            self.stats.flush()
+
+        def their_chunk(i: int) -> tuple[int, str, bytes, dict[int, tuple[int, int, int, int]], int]:
+            chunk = chunks[i]
+            walked_inodes = [f.st.st_ino for f in chunk]
             try:
-                self._hardlink_batch(theirs, NULL.task("", None))
+                self._hardlink_batch(chunk, NULL.task("", None))
             except MlvcError:
                 pass  # the files before the failed one are done; the parent goes on from it
             # Compact for the pipe (a tuple per file cost ~40 ms to marshal and load for 25,000).
             hashes, linked, odd, nbytes = [], bytearray(), {}, 0
-            for i, f in enumerate(theirs):
+            for j, f in enumerate(chunk):
                 if f.hash is None:
                     break
                 hashes.append(f.hash)
@@ -336,27 +348,31 @@ class Scanner:
                 nbytes += f.st.st_size
                 # A linked small file's key is `_linked_key(after)` with its size and mtime
                 # checked against the walk's: only the inode can differ (a file replaced since).
-                if f.linked and f.st.st_ino != walked_inodes[i]:
-                    odd[i] = tuple(f.st)
-            return "\n".join(hashes), bytes(linked), odd, nbytes
+                if f.linked and f.st.st_ino != walked_inodes[j]:
+                    odd[j] = tuple(f.st)
+            return i, "\n".join(hashes), bytes(linked), odd, nbytes
 
-        _, got = both_halves(lambda: self._hash_batch(mine, task), their_half)
-        try:
-            joined, linked, odd, nbytes = got  # type: ignore[misc]
-            hashes = joined.split("\n") if joined else []
-            if len(linked) != len(hashes):
-                raise ValueError("the child's result is cut short")
-        except (TypeError, ValueError, AttributeError):
-            hashes, linked, odd, nbytes = [], b"", {}, 0  # no child: all of its half is done here
-        done = theirs[: len(hashes)]  # the child may have stopped early
-        # On the critical path once both halves are done: ~1 us a file here is 25 ms for 25,000.
-        for i, (f, h, was_linked) in enumerate(zip(done, hashes, linked, strict=True)):
-            f.hash = h
-            if was_linked:
-                f.linked = True
-                f.st = FileStat(*odd[i]) if i in odd else _linked_key(f.st)
-        task.advance(nbytes)
-        self._hash_batch(theirs[len(hashes) :], task)
+        def take(result: object) -> None:
+            try:
+                i, joined, linked, odd, nbytes = result  # type: ignore[misc]
+                hashes = joined.split("\n") if joined else []
+                done = chunks[i][: len(hashes)]
+                if len(linked) != len(hashes) or len(done) != len(hashes):
+                    return  # not a result of this call: its files are done here after the others
+            except (TypeError, ValueError, AttributeError, IndexError):
+                return
+            for j, (f, h, was_linked) in enumerate(zip(done, hashes, linked, strict=True)):
+                f.hash = h
+                if was_linked:
+                    f.linked = True
+                    f.st = FileStat(*odd[j]) if j in odd else _linked_key(f.st)
+            task.advance(nbytes)
+            self.stats.record_files(_stat_rows(done))
+
+        share_items(len(chunks), my_chunk, their_chunk, take)
+        left = [f for f in files if f.hash is None]
+        self._hash_batch(left, task)
+        self.stats.record_files(_stat_rows(left))
 
     def _ingest(self, f: FileNode) -> str:
         """Hash one file, and store it when scanning with store=True.
@@ -412,6 +428,11 @@ def _changed_while_hashed(f: FileNode) -> FileChangedError:
 
 def _vanished_while_hashed(f: FileNode) -> FileChangedError:
     return FileChangedError(f"{f.rel}: file disappeared while it was being hashed; rerun")
+
+
+def _stat_rows(files: list[FileNode]) -> list[tuple[int, int, int, str]]:
+    """The stat cache's (inode, size, mtime_ns, hash) rows of hashed files."""
+    return [(f.st.st_ino, f.st.st_size, f.st.st_mtime_ns, f.hash or "") for f in files]
 
 
 def _read_all(fd: int, size: int) -> bytes:
