@@ -192,8 +192,8 @@ def _tree_shape(node) -> list[tuple[str, str, list[tuple[str, int, int, int, int
 
 @pytest.fixture
 def forks(monkeypatch):
-    """Force the two-process walk for every status of this test, and count the forks it makes
-    (the real os.fork runs; the count is taken in the parent)."""
+    """Force the two-process walk (and hardlink add, in chunks of 8 files) for every command of
+    this test, and count the forks made (the real os.fork runs; the count is taken in the parent)."""
     monkeypatch.setenv("MLVC_WALK_FORK_MIN_FILES", "1")
     made = []
     real_fork = os.fork
