@@ -98,14 +98,12 @@ def share_items(
     emptied and the child waited for before the error goes on: nothing works behind the caller."""
     if count > MAX_ITEMS:
         raise ValueError(f"share_items: {count} items, at most {MAX_ITEMS}")
-    try:
-        queue_r, queue_w = os.pipe()
-    except OSError:
-        queue_r = queue_w = -1
-    if queue_r < 0:
+    queue = _pipe()
+    if queue is None:
         for i in range(count):
             mine(i)
         return
+    queue_r, queue_w = queue
     try:
         os.write(queue_w, b"".join(i.to_bytes(_ITEM, "little") for i in range(count)))
     finally:
@@ -117,18 +115,16 @@ def share_items(
 
 
 def _share_queue(queue_r: int, mine, theirs, take) -> None:
-    try:
-        results_r, results_w = os.pipe()
-    except OSError:
-        results_r = -1
-    pid = -1
-    if results_r >= 0:
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(results_r)
-            os.close(results_w)
-            results_r = -1
+    pipe = _pipe()
+    pid = _fork() if pipe is not None else None
+    if pid is None:  # no child to share with: every item here
+        if pipe is not None:
+            os.close(pipe[0])
+            os.close(pipe[1])
+        while item := os.read(queue_r, _ITEM):
+            mine(int.from_bytes(item, "little"))
+        return
+    results_r, results_w = pipe  # type: ignore[misc]
     if pid == 0:  # the child
         code = 1
         try:
@@ -142,24 +138,34 @@ def _share_queue(queue_r: int, mine, theirs, take) -> None:
             pass
         finally:
             os._exit(code)
-    results = _Results(results_r, take) if results_r >= 0 else None
-    if results is not None:
-        os.close(results_w)
+    os.close(results_w)
+    results = _Results(results_r, take)
     try:
         while item := os.read(queue_r, _ITEM):
             mine(int.from_bytes(item, "little"))
-            if results is not None:
-                results.take_ready()
-        if results is not None:
-            results.take_rest()
+            results.take_ready()
+        results.take_rest()
     except BaseException:
         while os.read(queue_r, 1 << 16):  # the child stops after the item it is on
             pass
         raise
     finally:
-        if results is not None:
-            os.close(results_r)  # a child still writing gets EPIPE and exits
-            os.waitpid(pid, 0)
+        os.close(results_r)  # a child still writing gets EPIPE and exits
+        os.waitpid(pid, 0)
+
+
+def _pipe() -> tuple[int, int] | None:
+    try:
+        return os.pipe()
+    except OSError:
+        return None
+
+
+def _fork() -> int | None:
+    try:
+        return os.fork()
+    except OSError:
+        return None
 
 
 class _Results:

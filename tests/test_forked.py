@@ -127,3 +127,12 @@ def test_share_items_waits_for_the_child_when_this_side_raises(tmp_path):
         forked.share_items(100, mine, theirs, lambda r: None)
     assert marker.exists(), "the child was not waited for"
     assert int(marker.read_text()) < 10, "the queue was emptied: the child stopped after its item"
+
+
+def test_share_items_does_everything_here_when_no_child_can_be_made(monkeypatch):
+    def no_fork():
+        raise OSError("EAGAIN: no more processes")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    done_here, taken = _share(30)
+    assert done_here == list(range(30)) and taken == []
