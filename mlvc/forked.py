@@ -2,13 +2,14 @@
 
 A no-op status of 50,000 files is 50,000 stat calls, and an add with hardlinks 50,000 open +
 read + link: kernel work that one Python thread issues one at a time and that threads would only
-serialize on the GIL. `both_halves` runs one half in a forked child and the other here, and
-brings the child's result back through a pipe as marshal data. `share_items` does the same with
-a queue of items both processes take from, for work whose halves would not take the same time.
+serialize on the GIL. `share_items` runs the work as numbered items that this process and one
+forked child take from a shared queue, and brings each of the child's results back through a
+pipe as marshal data. Fixed halves would not do: on a shared VM one process is often given less
+CPU than the other, and the faster one would wait.
 
 The child runs only the function it is given (no SQLite, no output, no locks) and always leaves
-by `os._exit`. When it fails (an exception, a crash, unreadable data) the caller gets None for
-its half and does that half itself, so the work must be safe to redo.
+by `os._exit`. When it fails (an exception, a crash, unreadable data) the items it took and did
+not report are left for the caller to do itself, so the work must be safe to redo.
 """
 
 from __future__ import annotations
@@ -34,46 +35,6 @@ def should_fork(expect_files: int) -> bool:
     except ValueError:
         least = FORK_MIN_FILES
     return expect_files >= least and usable_cpus() > 1 and threading.active_count() == 1
-
-
-def both_halves(mine: Callable[[], object], theirs: Callable[[], object]) -> tuple[object, object | None]:
-    """(mine(), theirs()) with `theirs` run in a forked child at the same time; None in place of
-    the child's result when it failed or no child could be made (the caller redoes that half).
-    The child is always waited for, also when `mine` raises: nothing works behind the caller."""
-    try:
-        r, w = os.pipe()
-    except OSError:
-        return mine(), None
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(r)
-        os.close(w)
-        return mine(), None
-    if pid == 0:  # the child
-        code = 1
-        try:
-            os.close(r)
-            _write_all(w, marshal.dumps(theirs()))
-            code = 0
-        except BaseException:  # noqa: BLE001, S110 - the parent redoes this half
-            pass
-        finally:
-            os._exit(code)
-    os.close(w)
-    data = b""
-    try:
-        result = mine()
-        data = _read_all_fd(r)
-    finally:
-        os.close(r)  # a child still writing gets EPIPE and exits
-        _, code = os.waitpid(pid, 0)
-    if code != 0 or not data:
-        return result, None
-    try:
-        return result, marshal.loads(data)
-    except (ValueError, EOFError, TypeError):
-        return result, None
 
 
 # The queue holds each item's number as 4 bytes, all written before the fork into one pipe (64 KiB).

@@ -243,6 +243,40 @@ def test_forked_walk_gives_the_same_listing_and_signatures(repo: Path, mlvc, for
         r.close()
 
 
+def test_runs_a_dying_walk_child_took_are_walked_here(repo: Path, mlvc, forks, monkeypatch) -> None:
+    """The shared walk: a child that dies after sending one run back leaves the runs it took (and
+    never sent) to this process, and the listing and signatures are still those of a plain walk."""
+    real_share = walk.share_items
+    taken: list[object] = []
+
+    def share_items(count, mine, theirs, take):
+        sent = []  # the child's own copy: it sends its first run, then dies in the next
+
+        def theirs_then_die(i):
+            if sent:
+                os._exit(1)
+            sent.append(i)
+            return theirs(i)
+
+        def mine_slowly(i):
+            time.sleep(0.01)  # the child gets to take runs too
+            mine(i)
+
+        real_share(count, mine_slowly, theirs_then_die, lambda result: (taken.append(result), take(result)))
+
+    monkeypatch.setattr(walk, "share_items", share_items)
+    build(repo / "data", WIDE)
+    r = _repo(repo)
+    try:
+        rules = walk.IgnoreRules.for_dir(r.root, "", walk.MLVCIGNORE)
+        plain = walk.walk(r.root, r.abs("data"), "data", "data", rules)
+        split = walk.walk_split(r.root, r.abs("data"), "data", "data", rules)
+        assert len(forks) == 1 and len(taken) == 1, "one run came back from the child"
+        assert _tree_shape(split) == _tree_shape(plain)
+    finally:
+        r.close()
+
+
 def test_forked_status_sees_every_kind_of_change(repo: Path, mlvc, counters, forks) -> None:
     build(repo / "data", WIDE)
     mlvc("add", "data")

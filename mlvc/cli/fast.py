@@ -13,6 +13,7 @@ modules) under the same error contract as `mlvc.cli.app.main`.
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from collections.abc import Callable
 
@@ -115,8 +116,9 @@ def _body(command: str, paths: list[str], opts: dict[str, object]) -> Callable[[
     return lambda: checkout.run(paths or None, bool(opts.get("force")), as_json)
 
 
-def run(argv: list[str]) -> int | None:
-    """Run a plain command line and return its exit code; None: not handled here."""
+def run(argv: list[str], leave: bool = False) -> int | None:
+    """Run a plain command line and return its exit code; None: not handled here. `leave`: end
+    the process right after a one-shot command (`_leave`)."""
     parsed = parse(argv)
     if parsed is None:
         return None
@@ -128,13 +130,32 @@ def run(argv: list[str]) -> int | None:
         # A scan makes several objects per file, none in a cycle, all alive until the command
         # ends: each cyclic collection would only walk them again (adding 50,000 files: 0.14 s).
         gc.disable()
-    return common.guarded(_body(command, paths, opts))
+    rc = common.guarded(_body(command, paths, opts))
+    if leave and command in ONE_SHOT:
+        _leave(rc)
+    return rc
+
+
+def _leave(rc: int) -> None:
+    """End the process once a command handled here is done, without the interpreter's teardown.
+
+    A one-shot command has closed its repository (the stat cache is committed) and joined every
+    thread and child it started; what is left is freeing each object of its scan one by one and
+    every module, 5-8 ms after a status or an add of 50,000 files, which nobody needs. No atexit
+    hook of ours or of the modules these commands load has work to do (`repro` may start Ray or
+    worker pools, whose hooks do: it exits the usual way); the output is flushed here."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader went away: its output is lost either way
+        rc = rc or 1
+    os._exit(rc)
 
 
 def main(argv: list[str] | None = None) -> None:
     """The `mlvc` entry point: the fast path when it applies, else the typer app."""
     args = sys.argv[1:] if argv is None else list(argv)
-    rc = run(args)
+    rc = run(args, leave=True)
     if rc is not None:
         sys.stdout.flush()
         sys.exit(rc)

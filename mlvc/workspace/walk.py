@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from xxhash import xxh3_128_hexdigest
 
 from mlvc.errors import PathError
-from mlvc.forked import both_halves, should_fork
+from mlvc.forked import share_items, should_fork
 from mlvc.ignore import MLVCIGNORE, IgnoreRules
 from mlvc.links import TMP_MARK
 
@@ -45,6 +45,10 @@ __all__ = [
 ]
 
 SPLIT_MIN_ENTRIES = 4
+# A split folder's listing is shared out in about this many items (`walk_split`): small enough
+# that the last one ends soon after the other process's, few enough that each costs ~1 ms of
+# stats against ~30 us of queue and pipe.
+SPLIT_ITEMS = 64
 
 
 class FileStat(NamedTuple):
@@ -169,13 +173,15 @@ def walk_split(
 ) -> DirNode:
     """`walk` with the stat work shared by two processes (a big tree on 2+ CPUs).
 
-    A folder with SPLIT_MIN_ENTRIES entries or more is split in two halves of its listing; a
-    forked child stats its half (and walks the subfolders in it) and sends back names, stat
-    keys and folder signatures through a pipe. A narrower folder is walked here and each of
-    its subfolders split in turn (a chain of single folders; train/ + test/ of unequal sizes).
-    The child only lists and stats (no SQLite, no output) and always leaves by `os._exit`; on
-    any failure of the child the parent does its half. Halves in listing order, joined in
-    order: the signatures equal those of `walk`.
+    The listing of a folder with SPLIT_MIN_ENTRIES entries or more is cut into about SPLIT_ITEMS
+    runs of names (one name each where there are fewer: a folder of subfolders), and this process
+    and a forked child take runs from one queue (`forked.share_items`): whichever process the
+    machine gives more CPU does more, and neither waits long for the other. The child stats its
+    runs (walking the subfolders in them) and sends back names, stat keys and folder signatures.
+    A narrower folder is walked here and each of its subfolders split in turn (a chain of single
+    folders; train/ + test/ of unequal sizes). The child only lists and stats (no SQLite, no
+    output) and always leaves by `os._exit`; a run it did not report is done here. Runs are
+    joined in listing order: the signatures equal those of `walk`.
     """
     fd = _open_dir(abspath, rel, name, parent_fd)
     try:
@@ -185,8 +191,7 @@ def walk_split(
         if len(names) < SPLIT_MIN_ENTRIES:  # go down to where the tree widens
             files, keys, dirs = _entries(root, fd, abspath, rel, names, rules, walk_split)
         else:
-            half = len(names) // 2
-            files, keys, dirs = _entries_forked(root, fd, abspath, rel, names[:half], names[half:], rules)
+            files, keys, dirs = _entries_shared(root, fd, abspath, rel, names, rules)
     finally:
         os.close(fd)
     return _finish(DirNode(name, abspath, rel), files, keys, dirs)
@@ -268,20 +273,34 @@ def _entries(
     return files, fkeys, dirs
 
 
-def _entries_forked(root: str, fd: int, abspath: str, rel: str, mine: list[str], theirs: list[str], rules):
-    def their_half() -> tuple:
-        files, keys, dirs = _entries(root, fd, abspath, rel, theirs, rules)  # plain walks below
-        return files, keys, [_encode(d) for d in dirs]
+def _entries_shared(root: str, fd: int, abspath: str, rel: str, names: list[str], rules: IgnoreRules):
+    """`_entries` of `names`, in runs shared with a forked child (see `walk_split`)."""
+    per = -(-len(names) // SPLIT_ITEMS)
+    runs = [names[i : i + per] for i in range(0, len(names), per)]
+    done: list[tuple | None] = [None] * len(runs)
 
-    (files, keys, dirs), got = both_halves(lambda: _entries(root, fd, abspath, rel, mine, rules), their_half)
-    if got is not None:
+    def mine(i: int) -> None:
+        done[i] = _entries(root, fd, abspath, rel, runs[i], rules)  # plain walks below
+
+    def theirs(i: int) -> tuple:
+        files, keys, dirs = _entries(root, fd, abspath, rel, runs[i], rules)
+        return i, files, keys, [_encode(d) for d in dirs]
+
+    def take(result: object) -> None:
         try:
-            cfiles, ckeys, cdirs = got  # type: ignore[misc]
-            return files + cfiles, keys + ckeys, dirs + [_decode(e, abspath, rel) for e in cdirs]
-        except (ValueError, TypeError):
-            pass
-    cfiles, ckeys, cdirs_ = _entries(root, fd, abspath, rel, theirs, rules)
-    return files + cfiles, keys + ckeys, dirs + cdirs_
+            i, files, keys, dirs = result  # type: ignore[misc]
+            done[i] = files, keys, [_decode(d, abspath, rel) for d in dirs]
+        except (ValueError, TypeError, IndexError):
+            pass  # not a result of this walk: the run is done here below
+
+    share_items(len(runs), mine, theirs, take)
+    files, keys, dirs = [], [], []
+    for i, run in enumerate(runs):
+        rfiles, rkeys, rdirs = done[i] or _entries(root, fd, abspath, rel, run, rules)
+        files += rfiles
+        keys += rkeys
+        dirs += rdirs
+    return files, keys, dirs
 
 
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
