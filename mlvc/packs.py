@@ -19,8 +19,8 @@ import errno
 import os
 import struct
 import threading
+from collections import namedtuple
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
 
 import xxhash
 
@@ -37,12 +37,10 @@ _HEAD = struct.Struct("<8sII")
 _ENTRY = struct.Struct("<16sQQ")
 
 
-class Slot(NamedTuple):
-    """Where an object's bytes are: pack ID, offset and size."""
+class Slot(namedtuple("Slot", "pack offset size")):  # not a typing.NamedTuple: see mlvc/tree.py
+    """Where an object's bytes are: pack ID (str), offset and size (ints)."""
 
-    pack: str
-    offset: int
-    size: int
+    __slots__ = ()
 
 
 # -- the index format ---------------------------------------------------------------------------

@@ -7,9 +7,12 @@ more than a whole no-op command costs. Work goes in batches so per-task overhead
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing's flag, without typing's ~5 ms of imports
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 
 def in_batches(fn: Callable[[Sequence[T]], object], items: Sequence[T], batch: int, jobs: int, name: str) -> None:

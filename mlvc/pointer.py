@@ -11,9 +11,8 @@
 
 from __future__ import annotations
 
-import json
 import os
-from typing import NamedTuple
+from collections import namedtuple
 
 from mlvc.errors import PointerError
 from mlvc.hashing import is_hash
@@ -24,23 +23,22 @@ SUFFIX = ".mlvc"
 SCHEMA = 1
 
 
-# NamedTuples, not dataclasses: a no-op `mlvc status` imports this module, and dataclasses (through
-# inspect) costs ~10 ms of imports.
-class Ref(NamedTuple):
-    """A version of a file or folder: what pointers and lock files record."""
+# namedtuples, neither dataclasses nor typing.NamedTuples: a no-op `mlvc status` imports this
+# module, and dataclasses (through inspect) is ~10 ms of imports, typing ~5 ms.
+class Ref(namedtuple("Ref", "hash kind size files")):
+    """A version of a file or folder: what pointers and lock files record. hash (str), kind (FILE
+    or TREE), size (int: bytes, of the whole folder for a tree), files (int)."""
 
-    hash: str
-    kind: str
-    size: int
-    files: int
+    __slots__ = ()
 
     def to_dict(self) -> dict[str, object]:
         return {"kind": self.kind, "hash": self.hash, "size": self.size, "files": self.files}
 
 
-class Pointer(NamedTuple):
-    path: str  # repo-relative path of the tracked data (posix)
-    ref: Ref
+class Pointer(namedtuple("Pointer", "path ref")):
+    """A pointer file's content: path (str: the tracked data's repo-relative posix path), ref (Ref)."""
+
+    __slots__ = ()
 
     @property
     def pointer_path(self) -> str:
@@ -52,6 +50,8 @@ def pointer_path_for(rel: str) -> str:
 
 
 def render(ptr: Pointer) -> str:
+    import json  # not at the top: reading pointers (every status) needs no json (~2 ms)
+
     name = os.path.basename(ptr.path)
     return (
         "# mlvc pointer: the bytes live in the mlvc cache; `mlvc checkout` restores them.\n"

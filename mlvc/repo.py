@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from mlvc.errors import NotARepoError, PathError, RepoExistsError
 
+TYPE_CHECKING = False  # typing's flag, without typing's ~5 ms of imports
 if TYPE_CHECKING:  # each part is imported when first opened: a no-op repro needs none (sqlite3 alone ~5 ms)
     from mlvc.config import Config
     from mlvc.lock import RepoLock

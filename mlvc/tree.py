@@ -8,9 +8,8 @@ byte count (of the whole subtree for a tree), `mode` is "644" or "755" for files
 
 from __future__ import annotations
 
-import json
+from collections import namedtuple
 from collections.abc import Iterator
-from typing import NamedTuple
 
 from mlvc.errors import CorruptObjectError
 from mlvc.hashing import hash_bytes, is_hash
@@ -21,14 +20,13 @@ TREE = "tree"
 KINDS = (FILE, TREE)
 
 
-# Entry and Tree are not dataclasses: a no-op `mlvc status` imports this module, and dataclasses
-# (through inspect) costs ~10 ms of imports.
-class Entry(NamedTuple):
-    name: str
-    kind: str
-    hash: str
-    size: int
-    mode: str = "644"
+# Entry and Tree are not dataclasses, and Entry is not a typing.NamedTuple: a no-op `mlvc status`
+# imports this module, and dataclasses (through inspect) is ~10 ms of imports, typing ~5 ms.
+class Entry(namedtuple("Entry", "name kind hash size mode", defaults=("644",))):
+    """One entry of a tree: name (str), kind (FILE or TREE), hash (str), size (int), mode ("644",
+    "755")."""
+
+    __slots__ = ()
 
     @property
     def executable(self) -> bool:
@@ -78,6 +76,8 @@ class Tree:
 
 def serialize_rows(rows: list[list[object]]) -> bytes:
     """The canonical bytes of a tree from its [name, kind, hash, size, mode] rows, sorted by name."""
+    import json  # here and in parse_tree, not at the top: a no-op status reads no tree (~2 ms)
+
     return json.dumps({"schema": TREE_SCHEMA, "entries": rows}, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -86,6 +86,8 @@ def tree_hash(data: bytes) -> str:
 
 
 def parse_tree(data: bytes, name: str = "tree") -> Tree:
+    import json
+
     try:
         doc = json.loads(data)
         if doc.get("schema") != TREE_SCHEMA:

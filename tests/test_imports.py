@@ -49,10 +49,22 @@ def test_help_and_noop_status_import_no_heavy_modules(repo: Path) -> None:
         assert "mlvc" in mods
         assert heavy(mods) == [], f"mlvc {' '.join(args)} imported {heavy(mods)}"
         if args[0] == "status":
-            # A no-op status walks and looks up signatures: no scanner, no tree diff, and no
-            # dataclasses (through inspect, ~10 ms of its ~130 ms on 50,000 files).
-            light = {"mlvc.workspace.scan", "mlvc.workspace.diff", "dataclasses", "inspect"} & mods
+            # A no-op status walks and looks up signatures: no scanner, no tree diff, no
+            # dataclasses (through inspect, ~10 ms of its ~130 ms on 50,000 files) and no typing
+            # (with contextlib and enum, ~5 ms).
+            light = {"mlvc.workspace.scan", "mlvc.workspace.diff", "dataclasses", "inspect", "typing"} & mods
             assert not light, f"a no-op mlvc {' '.join(args)} imported {sorted(light)}"
+
+
+def test_data_commands_import_no_typing(repo: Path) -> None:
+    """add, commit and checkout (the fast path's one-shot commands) start without typing: ~5 ms of
+    every run (mlvc/progress.py)."""
+    (repo / "data").mkdir()
+    (repo / "data" / "a.txt").write_text("a")
+    for args in (["add", "data"], ["commit"], ["checkout"]):
+        mods = imported(args, repo)
+        assert "mlvc.workspace.walk" in mods
+        assert "typing" not in mods, f"mlvc {' '.join(args)} imported typing"
 
 
 def test_noop_repro_imports_nothing_that_loads_or_runs_a_pipeline(repo: Path) -> None:

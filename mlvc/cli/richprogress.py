@@ -22,8 +22,10 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from mlvc import progress
 
-class _RichTask:
+
+class _RichTask(progress.Task):
     def __init__(self, owner: RichProgress, task_id, total) -> None:
         self.owner = owner
         self.task_id = task_id
@@ -41,7 +43,7 @@ class _RichTask:
 REFRESH_S = 0.1
 
 
-class RichProgress:
+class RichProgress(progress.Progress):
     def __init__(self) -> None:
         self.console = Console(stderr=True)
         self.bars: Progress | None = None

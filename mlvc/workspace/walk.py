@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import marshal
 import os
+from collections import namedtuple
 from functools import partial
 from operator import attrgetter, itemgetter
 from stat import S_ISDIR, S_ISLNK, S_ISREG
-from typing import TYPE_CHECKING, NamedTuple
 
 from xxhash import xxh3_128_hexdigest
 
@@ -26,6 +26,7 @@ from mlvc.forked import share_items, should_fork
 from mlvc.ignore import MLVCIGNORE, IgnoreRules
 from mlvc.links import TMP_MARK
 
+TYPE_CHECKING = False  # typing's flag, without typing's ~5 ms of imports
 if TYPE_CHECKING:
     from mlvc.tree import Entry, Tree
     from mlvc.workspace.scan import FileNode
@@ -51,13 +52,11 @@ SPLIT_MIN_ENTRIES = 4
 SPLIT_ITEMS = 64
 
 
-class FileStat(NamedTuple):
-    """What the scanner keeps of a file's stat: the stat cache key and the executable bit."""
+class FileStat(namedtuple("FileStat", "st_mode st_ino st_size st_mtime_ns")):  # see mlvc/tree.py
+    """What the scanner keeps of a file's stat (ints, as os.stat gives them): the stat cache key
+    and the executable bit."""
 
-    st_mode: int
-    st_ino: int
-    st_size: int
-    st_mtime_ns: int
+    __slots__ = ()
 
 
 # FileStat from a (mode, inode, size, mtime_ns) tuple without the Python-level __new__ that
