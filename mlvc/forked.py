@@ -4,7 +4,8 @@ A no-op status of 50,000 files is 50,000 stat calls, and an add with hardlinks 5
 read + link: kernel work that one Python thread issues one at a time and that threads would only
 serialize on the GIL. `share_items` runs the work as numbered items that this process and one
 forked child take from a shared queue, and brings each of the child's results back through a
-pipe as marshal data. Fixed halves would not do: on a shared VM one process is often given less
+pipe as marshal data; `Shared` does it in two steps, so this process can do other work once the
+child has begun. Fixed halves would not do: on a shared VM one process is often given less
 CPU than the other, and the faster one would wait.
 
 The child runs only the function it is given (no SQLite, no output, no locks) and always leaves
@@ -57,62 +58,81 @@ def share_items(
     An item the child took and did not report (it failed, or no child could be made) is done by
     nobody: the caller finds what is left and does it. When `mine` or `take` raises, the queue is
     emptied and the child waited for before the error goes on: nothing works behind the caller."""
-    if count > MAX_ITEMS:
-        raise ValueError(f"share_items: {count} items, at most {MAX_ITEMS}")
-    queue = _pipe()
-    if queue is None:
-        for i in range(count):
-            mine(i)
-        return
-    queue_r, queue_w = queue
-    try:
-        os.write(queue_w, b"".join(i.to_bytes(_ITEM, "little") for i in range(count)))
-    finally:
-        os.close(queue_w)  # an empty queue reads as its end, in both processes
-    try:
-        _share_queue(queue_r, mine, theirs, take)
-    finally:
-        os.close(queue_r)
+    Shared(count, theirs).finish(mine, take)
 
 
-def _share_queue(queue_r: int, mine, theirs, take) -> None:
-    pipe = _pipe()
-    pid = _fork() if pipe is not None else None
-    if pid is None:  # no child to share with: every item here
-        if pipe is not None:
-            os.close(pipe[0])
-            os.close(pipe[1])
-        while item := os.read(queue_r, _ITEM):
-            mine(int.from_bytes(item, "little"))
-        return
-    results_r, results_w = pipe  # type: ignore[misc]
-    if pid == 0:  # the child
-        code = 1
+class Shared:
+    """`share_items` in two steps: once made, the forked child is taking items; `finish` does the
+    rest here. In between this process can do other work (a status opens its stat cache while
+    its walk's child runs), and the child takes items meanwhile.
+
+    One never finished (the caller failed in between) leaves its child to end with this process:
+    the child only runs `theirs`, then blocks on its full pipe until this process's exit closes
+    it (EPIPE)."""
+
+    def __init__(self, count: int, theirs: Callable[[int], object]) -> None:
+        if count > MAX_ITEMS:
+            raise ValueError(f"share_items: {count} items, at most {MAX_ITEMS}")
+        self.count = count
+        self.pid: int | None = None  # no child: every item is done here
+        self.queue_r = self.results_r = -1
+        queue = _pipe()
+        results = _pipe() if queue is not None else None
+        if queue is None or results is None:
+            if queue is not None:
+                os.close(queue[0])
+                os.close(queue[1])
+            return
+        self.queue_r, queue_w = queue
         try:
-            os.close(results_r)
-            # A pipe read of 4 bytes from a queue of 4-byte items takes one item whole.
-            while item := os.read(queue_r, _ITEM):
-                data = marshal.dumps(theirs(int.from_bytes(item, "little")))
-                _write_all(results_w, len(data).to_bytes(8, "little") + data)
-            code = 0
-        except BaseException:  # noqa: BLE001, S110 - its items are left undone for the caller
-            pass
+            os.write(queue_w, b"".join(i.to_bytes(_ITEM, "little") for i in range(count)))
         finally:
-            os._exit(code)
-    os.close(results_w)
-    results = _Results(results_r, take)
+            os.close(queue_w)  # an empty queue reads as its end, in both processes
+        self.results_r, results_w = results
+        self.pid = _fork()
+        if self.pid == 0:
+            _child(self.queue_r, self.results_r, results_w, theirs)
+        os.close(results_w)
+        if self.pid is None:
+            os.close(self.results_r)
+            os.close(self.queue_r)
+
+    def finish(self, mine: Callable[[int], object], take: Callable[[object], object]) -> None:
+        """Take items from the queue until it is empty, applying the child's results as they come,
+        and wait for the child; without one, every item here."""
+        if self.pid is None:
+            for i in range(self.count):
+                mine(i)
+            return
+        results = _Results(self.results_r, take)
+        try:
+            while item := os.read(self.queue_r, _ITEM):
+                mine(int.from_bytes(item, "little"))
+                results.take_ready()
+            results.take_rest()
+        except BaseException:
+            while os.read(self.queue_r, 1 << 16):  # the child stops after the item it is on
+                pass
+            raise
+        finally:
+            os.close(self.queue_r)
+            os.close(self.results_r)  # a child still writing gets EPIPE and exits
+            os.waitpid(self.pid, 0)
+
+
+def _child(queue_r: int, results_r: int, results_w: int, theirs) -> None:
+    code = 1
     try:
+        os.close(results_r)
+        # A pipe read of 4 bytes from a queue of 4-byte items takes one item whole.
         while item := os.read(queue_r, _ITEM):
-            mine(int.from_bytes(item, "little"))
-            results.take_ready()
-        results.take_rest()
-    except BaseException:
-        while os.read(queue_r, 1 << 16):  # the child stops after the item it is on
-            pass
-        raise
+            data = marshal.dumps(theirs(int.from_bytes(item, "little")))
+            _write_all(results_w, len(data).to_bytes(8, "little") + data)
+        code = 0
+    except BaseException:  # noqa: BLE001, S110 - its items are left undone for the caller
+        pass
     finally:
-        os.close(results_r)  # a child still writing gets EPIPE and exits
-        os.waitpid(pid, 0)
+        os._exit(code)
 
 
 def _pipe() -> tuple[int, int] | None:

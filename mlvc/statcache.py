@@ -32,21 +32,28 @@ class StatCache:
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            try:
-                self._db = self._open()
-            except sqlite3.OperationalError:
-                raise  # busy or locked: another mlvc uses it, never delete it
-            except sqlite3.DatabaseError:
-                # Not a database any more (a crash, a full disk, a stray write): it is only a
-                # cache, so start a new one rather than fail every command.
-                for suffix in ("", "-wal", "-shm"):
-                    try:
-                        os.unlink(self.path + suffix)
-                    except FileNotFoundError:
-                        pass
-                self._db = self._open()
-        return self._db
+            self.open()
+        return self._db  # type: ignore[return-value]
+
+    def open(self) -> None:
+        """Open the database: at the first question, or sooner (a status opens it while its forked
+        walk runs)."""
+        if self._db is not None:
+            return
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        try:
+            self._db = self._open()
+        except sqlite3.OperationalError:
+            raise  # busy or locked: another mlvc uses it, never delete it
+        except sqlite3.DatabaseError:
+            # Not a database any more (a crash, a full disk, a stray write): it is only a
+            # cache, so start a new one rather than fail every command.
+            for suffix in ("", "-wal", "-shm"):
+                try:
+                    os.unlink(self.path + suffix)
+                except FileNotFoundError:
+                    pass
+            self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)

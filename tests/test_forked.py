@@ -50,6 +50,16 @@ def test_share_items_does_every_item_once_in_one_process_or_the_other():
     assert done_here, "this process took items too"
 
 
+def test_a_shared_child_takes_items_before_finish_is_called():
+    shared = forked.Shared(20, lambda i: (i, os.getpid()))
+    time.sleep(1.0)  # this process's other work
+    done_here: list[int] = []
+    taken: list[tuple[int, int]] = []
+    shared.finish(done_here.append, taken.append)
+    assert done_here == [], "the child had taken every item"
+    assert sorted(i for i, _ in taken) == list(range(20)) and all(pid != os.getpid() for _, pid in taken)
+
+
 def test_share_items_brings_results_bigger_than_a_pipe_whole():
     _, taken = _share(20, theirs=lambda i: (i, bytes([i]) * 200_000))
     for i, data in taken:

@@ -246,25 +246,28 @@ def test_forked_walk_gives_the_same_listing_and_signatures(repo: Path, mlvc, for
 def test_runs_a_dying_walk_child_took_are_walked_here(repo: Path, mlvc, forks, monkeypatch) -> None:
     """The shared walk: a child that dies after sending one run back leaves the runs it took (and
     never sent) to this process, and the listing and signatures are still those of a plain walk."""
-    real_share = walk.share_items
     taken: list[object] = []
 
-    def share_items(count, mine, theirs, take):
-        sent = []  # the child's own copy: it sends its first run, then dies in the next
+    class DyingShared(forked.Shared):
+        def __init__(self, count, theirs):
+            sent = []  # the child's own copy: it sends its first run, then dies in the next
 
-        def theirs_then_die(i):
-            if sent:
-                os._exit(1)
-            sent.append(i)
-            return theirs(i)
+            def theirs_then_die(i):
+                if sent:
+                    os._exit(1)
+                sent.append(i)
+                return theirs(i)
 
-        def mine_slowly(i):
-            time.sleep(0.01)  # the child gets to take runs too
-            mine(i)
+            super().__init__(count, theirs_then_die)
 
-        real_share(count, mine_slowly, theirs_then_die, lambda result: (taken.append(result), take(result)))
+        def finish(self, mine, take):
+            def mine_slowly(i):
+                time.sleep(0.01)  # the child gets to take runs too
+                mine(i)
 
-    monkeypatch.setattr(walk, "share_items", share_items)
+            super().finish(mine_slowly, lambda result: (taken.append(result), take(result)))
+
+    monkeypatch.setattr(walk, "Shared", DyingShared)
     build(repo / "data", WIDE)
     r = _repo(repo)
     try:
@@ -273,6 +276,33 @@ def test_runs_a_dying_walk_child_took_are_walked_here(repo: Path, mlvc, forks, m
         split = walk.walk_split(r.root, r.abs("data"), "data", "data", rules)
         assert len(forks) == 1 and len(taken) == 1, "one run came back from the child"
         assert _tree_shape(split) == _tree_shape(plain)
+    finally:
+        r.close()
+
+
+def test_a_begun_walk_is_walked_by_the_child_while_this_process_waits(
+    repo: Path, mlvc, forks, monkeypatch
+) -> None:
+    """begin_walk_folder returns with the child walking: when this process does other work first
+    (a status opens its stat cache), the child takes every run, and the walk is a plain walk's."""
+    runs_here: list[int] = []
+
+    class CountingShared(forked.Shared):
+        def finish(self, mine, take):
+            super().finish(lambda i: (runs_here.append(i), mine(i)), take)
+
+    monkeypatch.setattr(walk, "Shared", CountingShared)
+    build(repo / "data", WIDE)
+    r = _repo(repo)
+    try:
+        plain = walk.walk_folder(r.root, "data")  # no count given: one process
+        assert forks == []
+        walking = walk.begin_walk_folder(r.root, "data", expect_files=len(WIDE))
+        assert len(forks) == 1, "the child was forked when the walk began"
+        time.sleep(1.0)  # this process's other work: ~1,000 times what the child needs for WIDE
+        begun = walking()
+        assert runs_here == [], "the child took every run while this process was busy"
+        assert _tree_shape(begun) == _tree_shape(plain)
     finally:
         r.close()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import marshal
 import os
 from collections import namedtuple
+from collections.abc import Callable
 from functools import partial
 from operator import attrgetter, itemgetter
 from stat import S_ISDIR, S_ISLNK, S_ISREG
@@ -22,7 +23,7 @@ from stat import S_ISDIR, S_ISLNK, S_ISREG
 from xxhash import xxh3_128_hexdigest
 
 from mlvc.errors import PathError
-from mlvc.forked import share_items, should_fork
+from mlvc.forked import Shared, should_fork
 from mlvc.ignore import MLVCIGNORE, IgnoreRules
 from mlvc.links import TMP_MARK
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DirNode",
     "FileStat",
+    "begin_walk_folder",
+    "begin_walk_split",
     "estimate_files",
     "folder_signature",
     "list_folder",
@@ -131,9 +134,18 @@ def walk_folder(root: str, rel: str, expect_files: int = 0) -> DirNode:
     """The tracked folder `rel` of the repository at `root`, walked as `Scanner.scan` walks it: with
     the .mlvcignore rules above it, by two processes where `expect_files` (a pointer's count) says
     it is big (`should_fork`)."""
+    return begin_walk_folder(root, rel, expect_files)()
+
+
+def begin_walk_folder(root: str, rel: str, expect_files: int = 0) -> Callable[[], DirNode]:
+    """`walk_folder` begun; the result gives the DirNode. A big folder's forked child is walking
+    when this returns (`begin_walk_split`), so this process can do other work before it asks."""
     rules = IgnoreRules.for_dir(root, os.path.dirname(rel), MLVCIGNORE)
-    walker = walk_split if should_fork(expect_files) else walk
-    return walker(root, os.path.join(root, rel.replace("/", os.sep)), rel, os.path.basename(rel), rules)
+    abspath, name = os.path.join(root, rel.replace("/", os.sep)), os.path.basename(rel)
+    if should_fork(expect_files):
+        return begin_walk_split(root, abspath, rel, name, rules)
+    node = walk(root, abspath, rel, name, rules)
+    return lambda: node
 
 
 def folder_signature(root: str, rel: str) -> str:
@@ -174,7 +186,7 @@ def walk_split(
 
     The listing of a folder with SPLIT_MIN_ENTRIES entries or more is cut into about SPLIT_ITEMS
     runs of names (one name each where there are fewer: a folder of subfolders), and this process
-    and a forked child take runs from one queue (`forked.share_items`): whichever process the
+    and a forked child take runs from one queue (`forked.Shared`): whichever process the
     machine gives more CPU does more, and neither waits long for the other. The child stats its
     runs (walking the subfolders in them) and sends back names, stat keys and folder signatures.
     A narrower folder is walked here and each of its subfolders split in turn (a chain of single
@@ -182,18 +194,37 @@ def walk_split(
     output) and always leaves by `os._exit`; a run it did not report is done here. Runs are
     joined in listing order: the signatures equal those of `walk`.
     """
+    return begin_walk_split(root, abspath, rel, name, rules, parent_fd)()
+
+
+def begin_walk_split(
+    root: str, abspath: str, rel: str, name: str, rules: IgnoreRules, parent_fd: int | None = None
+) -> Callable[[], DirNode]:
+    """`walk_split` begun: where the folder is wide, the forked child is taking runs when this
+    returns; the result walks the runs left here and gives the DirNode. (A narrow folder is walked
+    here before this returns.)"""
     fd = _open_dir(abspath, rel, name, parent_fd)
+    shared = None
     try:
         names = os.listdir(fd)
         if MLVCIGNORE in names:
             rules = rules.enter(root, rel)
         if len(names) < SPLIT_MIN_ENTRIES:  # go down to where the tree widens
-            files, keys, dirs = _entries(root, fd, abspath, rel, names, rules, walk_split)
-        else:
-            files, keys, dirs = _entries_shared(root, fd, abspath, rel, names, rules)
+            node = _finish(DirNode(name, abspath, rel), *_entries(root, fd, abspath, rel, names, rules, walk_split))
+            return lambda: node
+        shared = _SharedEntries(root, fd, abspath, rel, names, rules)
     finally:
-        os.close(fd)
-    return _finish(DirNode(name, abspath, rel), files, keys, dirs)
+        if shared is None:  # walked here, or failed
+            os.close(fd)
+
+    def finish() -> DirNode:
+        try:
+            files, keys, dirs = shared.finish()
+        finally:
+            os.close(fd)
+        return _finish(DirNode(name, abspath, rel), files, keys, dirs)
+
+    return finish
 
 
 def estimate_files(abspath: str, samples: int = 4) -> int:
@@ -272,34 +303,42 @@ def _entries(
     return files, fkeys, dirs
 
 
-def _entries_shared(root: str, fd: int, abspath: str, rel: str, names: list[str], rules: IgnoreRules):
+class _SharedEntries:
     """`_entries` of `names`, in runs shared with a forked child (see `walk_split`)."""
-    per = -(-len(names) // SPLIT_ITEMS)
-    runs = [names[i : i + per] for i in range(0, len(names), per)]
-    done: list[tuple | None] = [None] * len(runs)
 
-    def mine(i: int) -> None:
-        done[i] = _entries(root, fd, abspath, rel, runs[i], rules)  # plain walks below
+    def __init__(self, root: str, fd: int, abspath: str, rel: str, names: list[str], rules: IgnoreRules) -> None:
+        per = -(-len(names) // SPLIT_ITEMS)
+        self.runs = [names[i : i + per] for i in range(0, len(names), per)]
+        self.root, self.fd, self.abspath, self.rel, self.rules = root, fd, abspath, rel, rules
+        self.done: list[tuple | None] = [None] * len(self.runs)
+        self.shared = Shared(len(self.runs), self._theirs)
 
-    def theirs(i: int) -> tuple:
-        files, keys, dirs = _entries(root, fd, abspath, rel, runs[i], rules)
+    def _entries(self, run: list[str]):
+        return _entries(self.root, self.fd, self.abspath, self.rel, run, self.rules)  # plain walks below
+
+    def _theirs(self, i: int) -> tuple:
+        files, keys, dirs = self._entries(self.runs[i])
         return i, files, keys, [_encode(d) for d in dirs]
 
-    def take(result: object) -> None:
+    def _mine(self, i: int) -> None:
+        self.done[i] = self._entries(self.runs[i])
+
+    def _take(self, result: object) -> None:
         try:
             i, files, keys, dirs = result  # type: ignore[misc]
-            done[i] = files, keys, [_decode(d, abspath, rel) for d in dirs]
+            self.done[i] = files, keys, [_decode(d, self.abspath, self.rel) for d in dirs]
         except (ValueError, TypeError, IndexError):
             pass  # not a result of this walk: the run is done here below
 
-    share_items(len(runs), mine, theirs, take)
-    files, keys, dirs = [], [], []
-    for i, run in enumerate(runs):
-        rfiles, rkeys, rdirs = done[i] or _entries(root, fd, abspath, rel, run, rules)
-        files += rfiles
-        keys += rkeys
-        dirs += rdirs
-    return files, keys, dirs
+    def finish(self):
+        self.shared.finish(self._mine, self._take)
+        files, keys, dirs = [], [], []
+        for i, run in enumerate(self.runs):
+            rfiles, rkeys, rdirs = self.done[i] or self._entries(run)
+            files += rfiles
+            keys += rkeys
+            dirs += rdirs
+        return files, keys, dirs
 
 
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
