@@ -71,7 +71,11 @@ if [ -f "$DATA/big/big.bin" ]; then
   rm -f "$OUT/limits.csv"
   $PY "$HERE/hash_limits.py" "$DATA/big/big.bin" --reps 5 --out "$OUT/limits.csv"
 fi
-$PY "$HERE/check_imports.py" >"$OUT/imports.txt" 2>&1 || echo "import check FAILED (see $OUT/imports.txt)"
+# The imports are those of the interpreter the timed mlvc ran on (a fresh machine's python3 may not
+# even have mlvc's dependencies).
+IMPORTS_PY=$PY
+if [ -x "$MLVC_BIN/python" ]; then IMPORTS_PY="$MLVC_BIN/python"; fi
+"$IMPORTS_PY" "$HERE/check_imports.py" >"$OUT/imports.txt" 2>&1 || echo "import check FAILED (see $OUT/imports.txt)"
 $PY "$HERE/bench_report.py" "$OUT" >"$OUT/report.md"
 echo "== done in $(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.0f", b-a}') s" | tee -a "$LOAD"
 cat "$OUT/report.md"
