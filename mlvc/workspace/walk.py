@@ -313,15 +313,15 @@ class _SharedEntries:
         self.done: list[tuple | None] = [None] * len(self.runs)
         self.shared = Shared(len(self.runs), self._theirs)
 
-    def _entries(self, run: list[str]):
+    def _walk(self, run: list[str]):
         return _entries(self.root, self.fd, self.abspath, self.rel, run, self.rules)  # plain walks below
 
     def _theirs(self, i: int) -> tuple:
-        files, keys, dirs = self._entries(self.runs[i])
+        files, keys, dirs = self._walk(self.runs[i])
         return i, files, keys, [_encode(d) for d in dirs]
 
     def _mine(self, i: int) -> None:
-        self.done[i] = self._entries(self.runs[i])
+        self.done[i] = self._walk(self.runs[i])
 
     def _take(self, result: object) -> None:
         try:
@@ -334,7 +334,7 @@ class _SharedEntries:
         self.shared.finish(self._mine, self._take)
         files, keys, dirs = [], [], []
         for i, run in enumerate(self.runs):
-            rfiles, rkeys, rdirs = self.done[i] or self._entries(run)
+            rfiles, rkeys, rdirs = self.done[i] or self._walk(run)
             files += rfiles
             keys += rkeys
             dirs += rdirs

@@ -37,6 +37,10 @@ if [ -z "${MLVC_BIN:-}" ]; then
   [ -x "$MLVC_BIN/mlvc" ] || MLVC_BIN=$(dirname "$(command -v mlvc)")
 fi
 export MLVC_BIN
+# The hash passes and the import check run on the interpreter mlvc runs on: it has xxhash and
+# mlvc's imports (a fresh machine's python3 may have neither: its xxh3 rows would be missing).
+TOOL_PY=$PY
+if [ -x "$MLVC_BIN/python" ]; then TOOL_PY="$MLVC_BIN/python"; fi
 mkdir -p "$OUT" "$BENCH_WORK"
 LOAD="$OUT/load.log"
 echo "== run_data_bench $(date -u +%FT%TZ) datasets=${DATASETS[*]} links=$LINKS reps=$REPS tools=$TOOLS fsmonitor=${FSMONITOR:-0}" | tee -a "$LOAD"
@@ -54,7 +58,7 @@ for LINK in $LINKS; do
       if (( R % 2 == 1 )); then order=($(printf '%s\n' "${order[@]}" | tac)); fi
       if [ "$DS" = big ] && [ -f "$DATA/big/big.bin" ]; then   # the bare pass, under the same load as the adds
         t0=$EPOCHREALTIME
-        read -r pass_s pass_gbs < <($PY "$HERE/bench_hashpass.py" "$DATA/big/big.bin")
+        read -r pass_s pass_gbs < <("$TOOL_PY" "$HERE/bench_hashpass.py" "$DATA/big/big.bin")
         echo "$LINK,$((R + 1)),$pass_s,$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.4f", b-a}')" >>"$OUT/hashpass.csv"
       fi
       for TOOL in "${order[@]}"; do
@@ -69,13 +73,9 @@ done
 
 if [ -f "$DATA/big/big.bin" ]; then
   rm -f "$OUT/limits.csv"
-  $PY "$HERE/hash_limits.py" "$DATA/big/big.bin" --reps 5 --out "$OUT/limits.csv"
+  "$TOOL_PY" "$HERE/hash_limits.py" "$DATA/big/big.bin" --reps 5 --out "$OUT/limits.csv"
 fi
-# The imports are those of the interpreter the timed mlvc ran on (a fresh machine's python3 may not
-# even have mlvc's dependencies).
-IMPORTS_PY=$PY
-if [ -x "$MLVC_BIN/python" ]; then IMPORTS_PY="$MLVC_BIN/python"; fi
-"$IMPORTS_PY" "$HERE/check_imports.py" >"$OUT/imports.txt" 2>&1 || echo "import check FAILED (see $OUT/imports.txt)"
+"$TOOL_PY" "$HERE/check_imports.py" >"$OUT/imports.txt" 2>&1 || echo "import check FAILED (see $OUT/imports.txt)"
 $PY "$HERE/bench_report.py" "$OUT" >"$OUT/report.md"
 echo "== done in $(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.0f", b-a}') s" | tee -a "$LOAD"
 cat "$OUT/report.md"
