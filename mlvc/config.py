@@ -16,6 +16,26 @@ DEFAULTS = {
 BOOLEANS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 LINK_CHOICES = ("auto", "reflink", "hardlink", "symlink", "copy")
 
+# Every key a command reads, with the values it takes: `mlvc config` sets no other (a misspelt key
+# would be ignored in silence) and checks a value as its reader will. A `remote "NAME"` section
+# takes any key: its options go to the remote's fsspec filesystem.
+TEXT, BOOL, COUNT = "text", "true or false", "a whole number 0 or more"
+NUMBER, POSITIVE = "a number 0 or more", "a number above 0"
+KEYS: dict[str, dict[str, str | tuple[str, ...]]] = {
+    "core": {"link": LINK_CHOICES, "lock_timeout": NUMBER, "jobs": COUNT, "fsmonitor": BOOL, "remote": TEXT},
+    "cache": {"dir": TEXT},
+    "hooks": {"pre_commit": ("refuse", "warn", "off"), "remote": TEXT},
+    "execute": {
+        "executor": ("local", "container", "ray"), "engine": TEXT, "jobs": COUNT, "address": TEXT,
+        "cpus": POSITIVE, "memory": TEXT, "gpus": TEXT,  # memory (8G) and gpus (0,1) are parsed where read
+    },
+    "ray": {
+        "address": TEXT, "remote": TEXT, "gpu_resource": TEXT, "max_retries": COUNT, "worker_cache": TEXT,
+        "scratch": TEXT,
+    },
+    "data": {"max_js": NUMBER, "max_linf": NUMBER, "max_new": NUMBER, "max_null": NUMBER},
+}  # fmt: skip
+
 
 class Config:
     def __init__(self, path: str, local_path: str) -> None:
@@ -71,12 +91,55 @@ class Config:
             raise ConfigError(f"{self.path}: {section}.{key} must be true or false, not {value!r}")
         return BOOLEANS[value]
 
+    def get_count(self, section: str, key: str) -> int:
+        value = self.get(section, key)
+        if value is None or not value.strip():
+            return 0
+        if not value.strip().isdigit():
+            raise ConfigError(f"{self.path}: {section}.{key} must be a whole number 0 or more, not {value!r}")
+        return int(value)
+
     def get_float(self, section: str, key: str) -> float:
         value = self.get(section, key)
         try:
             return float(value or 0)
         except ValueError:
             raise ConfigError(f"{self.path}: {section}.{key} must be a number, not {value!r}") from None
+
+
+def check_setting(section: str, key: str, value: str | None = None) -> None:
+    """Raise ConfigError unless `key` of `section` (`core`, `remote "origin"`) is one mlvc reads and
+    `value` (None: not given) one it takes; the message names the key as `mlvc config` spells it."""
+    if section.startswith('remote "'):
+        return
+    name = f"{section}.{key}"
+    known = KEYS.get(section)
+    if known is None:
+        raise ConfigError(f"{name}: no such section {section!r} (sections: {', '.join(KEYS)}, remote.NAME)")
+    kind = known.get(key)
+    if kind is None:
+        import difflib
+
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean {section}.{close[0]}?" if close else f"{section} has {', '.join(known)}"
+        raise ConfigError(f"{name}: no such key; {hint}")
+    if value is None or kind == TEXT:
+        return
+    text = value.strip().lower()
+    if isinstance(kind, tuple):
+        ok = text in kind
+    elif kind == BOOL:
+        ok = text in BOOLEANS
+    elif kind == COUNT:
+        ok = text.isdigit()
+    else:
+        try:
+            ok = float(text) > 0 if kind == POSITIVE else float(text) >= 0
+        except ValueError:
+            ok = False
+    if not ok:
+        wanted = f"one of {', '.join(kind)}" if isinstance(kind, tuple) else kind
+        raise ConfigError(f"{name}: {value!r} is not {wanted}")
 
 
 def _read(path: str) -> configparser.ConfigParser:

@@ -91,9 +91,12 @@ class Repo:
 
     @cached_property
     def lock(self) -> RepoLock:
+        return self.lock_waiting(self.config.get_float("core", "lock_timeout"))
+
+    def lock_waiting(self, timeout: float) -> RepoLock:
+        """The repo lock, given up on after `timeout` seconds (`lock` waits core.lock_timeout)."""
         from mlvc.lock import RepoLock
 
-        timeout = self.config.get_float("core", "lock_timeout")
         return RepoLock(os.path.join(self.tmp_dir, "lock"), timeout, self.on_lock_wait)
 
     @cached_property

@@ -127,6 +127,76 @@ def test_bad_config(repo: Path, mlvc) -> None:
     assert_clean_error(mlvc("add", "f", check=False), ".mlvc/config", "core.link", "teleport")
 
 
+@pytest.mark.parametrize(
+    ("setting", "needles"),
+    [
+        (("core.link_type", "hardlink"), ["core.link_type: no such key", "did you mean core.link?"]),
+        (("core.link", "teleport"), ["core.link: 'teleport' is not one of auto, reflink"]),
+        (("core.jobs", "four"), ["core.jobs: 'four' is not a whole number"]),
+        (("core.lock_timeout", "soon"), ["core.lock_timeout: 'soon' is not a number"]),
+        (("execute.executor", "rayy"), ["execute.executor: 'rayy' is not one of local, container, ray"]),
+        (("execute.cpus", "0"), ["execute.cpus: '0' is not a number above 0"]),
+        (("crore.link", "copy"), ["crore.link: no such section 'crore'"]),
+    ],
+)
+def test_config_sets_no_unknown_key_or_bad_value(repo: Path, mlvc, setting, needles) -> None:
+    """A misspelt key would be ignored in silence, a bad value found only by the next command."""
+    before = (repo / ".mlvc/config").read_text()
+    r = mlvc("config", *setting, check=False)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    message = " ".join(r.stderr.split())  # typer's box wraps long lines
+    for needle in needles:
+        assert needle in message, (needle, r.stderr)
+    assert (repo / ".mlvc/config").read_text() == before
+
+
+def test_config_sets_known_keys_and_any_remote_option(repo: Path, mlvc) -> None:
+    for key, value in [("core.jobs", "4"), ("core.fsmonitor", "off"), ("execute.cpus", "2.5"),
+                       ("data.max_js", "0.05"), ("remote.store.endpoint_url", "http://127.0.0.1:9000")]:
+        mlvc("config", key, value)
+        assert mlvc("config", key).stdout.strip() == value
+    cfg = repo / ".mlvc/config"
+    cfg.write_text(cfg.read_text().replace("[core]\n", "[core]\nlnik = copy\n"))
+    mlvc("config", "--unset", "core.lnik")  # a key set by hand is removed the same way
+    assert "lnik" not in cfg.read_text()
+
+
+def test_config_fixes_the_bad_value_that_stops_other_commands(repo: Path, mlvc) -> None:
+    """A bad core.lock_timeout stops every command that locks, `mlvc config` itself included, were
+    it to wait that long: it waits the default instead, so the value can be fixed."""
+    (repo / "f").write_text("f")
+    cfg = repo / ".mlvc/config"
+    cfg.write_text(cfg.read_text().replace("[core]\n", "[core]\nlock_timeout = soon\njobs = four\n"))
+    assert_clean_error(mlvc("add", "f", check=False), ".mlvc/config", "core.lock_timeout", "'soon'")
+    mlvc("config", "core.lock_timeout", "30")
+    assert_clean_error(mlvc("add", "f", check=False), ".mlvc/config", "core.jobs", "'four'")
+    mlvc("config", "core.jobs", "2")
+    mlvc("add", "f")
+    assert (repo / "f.mlvc").exists()
+
+
+def test_config_knows_every_key_mlvc_reads() -> None:
+    """config.KEYS is the list `mlvc config` checks against: it must name every key the code reads."""
+    import re
+
+    import mlvc
+    from mlvc.config import KEYS
+    from mlvc.execute.base import BACKENDS
+
+    src = Path(mlvc.__file__).parent
+    read: set[tuple[str, str]] = set()
+    for path in src.rglob("*.py"):
+        text = path.read_text()
+        read |= set(re.findall(r'\.get(?:_bool|_float|_count)?\("(core|cache|hooks|execute|ray|data)", "(\w+)"', text))
+    capacity = (src / "execute/capacity.py").read_text()
+    read |= {("execute", k) for k in re.findall(r'(?<![\w.])conf\("(\w+)"\)', capacity)}
+    read |= {("data", k) for k in re.findall(r'"(max_\w+)": max_', (src / "cli/data.py").read_text())}
+    assert ("execute", "gpus") in read and ("data", "max_js") in read and ("core", "link") in read
+    known = {(section, key) for section, keys in KEYS.items() for key in keys}
+    assert read - known == set()
+    assert set(KEYS["execute"]["executor"]) == set(BACKENDS)
+
+
 # -- init and usage ------------------------------------------------------------------------------
 
 

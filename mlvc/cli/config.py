@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import typer
 
 from mlvc.cli import common
@@ -17,6 +19,27 @@ def _split(key: str) -> tuple[str, str]:
     raise typer.BadParameter(f"{key!r} is not SECTION.KEY or SECTION.NAME.KEY", param_hint="KEY")
 
 
+def _lock(repo):
+    """The repo lock, also where core.lock_timeout is the bad value this command is to fix."""
+    from mlvc.config import DEFAULTS
+    from mlvc.errors import ConfigError
+
+    try:
+        return repo.lock
+    except ConfigError:
+        return repo.lock_waiting(float(DEFAULTS["core"]["lock_timeout"]))
+
+
+def _check(section: str, name: str, value: str) -> None:
+    from mlvc.config import check_setting
+    from mlvc.errors import ConfigError
+
+    try:
+        check_setting(section, name, value)
+    except ConfigError as exc:  # a bad argument: a usage error, as typer's own are
+        raise typer.BadParameter(str(exc), param_hint="KEY/VALUE") from None
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def config(
@@ -26,8 +49,12 @@ def register(app: typer.Typer) -> None:
         unset: bool = typer.Option(False, "--unset", help="Remove the key."),
         list_all: bool = typer.Option(False, "--list", "-l", help="Print every setting."),
     ) -> None:
-        """Get or set configuration, e.g. `mlvc config core.link hardlink`."""
-        with common.open_repo(mutating=value is not None or unset) as repo:
+        """Get or set configuration, e.g. `mlvc config core.link hardlink`.
+
+        A key mlvc does not read, or a value it would refuse, is not set (a `remote.NAME.KEY`
+        takes any key: the remote's fsspec options). --unset removes any key."""
+        writing = value is not None or unset
+        with common.open_repo() as repo, _lock(repo) if writing else nullcontext():
             cfg = repo.config
             if list_all:
                 for section in cfg.sections():
@@ -38,19 +65,10 @@ def register(app: typer.Typer) -> None:
             if key is None:
                 raise typer.BadParameter("give a KEY, or --list", param_hint="KEY")
             section, name = _split(key)
-            if unset:
+            if unset:  # any key, also one mlvc does not read: a misspelt one goes this way
                 cfg.unset(section, name, local=local)
             elif value is not None:
-                if (section, name) == ("core", "link"):
-                    from mlvc.config import LINK_CHOICES
-
-                    if value not in LINK_CHOICES:
-                        raise typer.BadParameter(f"choose one of {', '.join(LINK_CHOICES)}", param_hint="VALUE")
-                if (section, name) == ("core", "fsmonitor"):
-                    from mlvc.config import BOOLEANS
-
-                    if value.strip().lower() not in BOOLEANS:
-                        raise typer.BadParameter("give true or false", param_hint="VALUE")
+                _check(section, name, value)
                 cfg.set(section, name, value, local=local)
             else:
                 current = cfg.get(section, name)

@@ -77,7 +77,7 @@ class Scanner:
         # makes links, not new files, and nothing is stored twice.
         self.packing = store and self.link_type in ("copy", "reflink")
         self.progress = progress
-        self.jobs = jobs or int(repo.config.get("core", "jobs") or 0) or min(8, (os.cpu_count() or 1) * 2)
+        self.jobs = jobs or repo.config.get_count("core", "jobs") or min(8, (os.cpu_count() or 1) * 2)
         self.stats = repo.stat_cache
         self.objects = repo.objects
         self._pack: packs.PackWriter | None = None
