@@ -137,6 +137,7 @@ def test_bad_config(repo: Path, mlvc) -> None:
         (("execute.executor", "rayy"), ["execute.executor: 'rayy' is not one of local, container, ray"]),
         (("execute.cpus", "0"), ["execute.cpus: '0' is not a number above 0"]),
         (("crore.link", "copy"), ["crore.link: no such section 'crore'"]),
+        (("remote.s.password", "ab #cd"), ["remote.s.password: 'ab #cd' would be read back cut short"]),
     ],
 )
 def test_config_sets_no_unknown_key_or_bad_value(repo: Path, mlvc, setting, needles) -> None:

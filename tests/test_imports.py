@@ -84,3 +84,29 @@ def test_noop_repro_imports_nothing_that_loads_or_runs_a_pipeline(repo: Path) ->
         "mlvc.workspace.scan", "rich", "typer", "ruamel", "sqlite3", "dataclasses",
     )  # fmt: skip
     assert sorted(m for m in mods if m.startswith(slow)) == []
+
+
+def test_the_mlvc_command_starts_without_re_or_configparser(repo: Path) -> None:
+    """The installed `mlvc` script (mlvc/bin/mlvc) and a no-op status load neither `re` (with enum,
+    ~6 ms of every command: why the script is ours, not pip's launcher) nor configparser (mlvc/config.py
+    parses a plain config itself). Run as a non-editable install runs it: the script's own code, no
+    .pth files (an editable install's finder loads `re` before any of mlvc)."""
+    import site
+
+    import mlvc
+
+    (repo / "data").mkdir()
+    (repo / "data" / "a.txt").write_text("a")
+    run_mlvc("add", "data", cwd=repo)
+    root = Path(mlvc.__file__).parent.parent
+    script = root / "mlvc" / "bin" / "mlvc"
+    paths = [str(root), *site.getsitepackages()]
+    code = f"import sys; sys.path[:0] = {paths!r}; sys.argv = ['mlvc', 'status']; exec(open({str(script)!r}).read())"
+    proc = subprocess.run(
+        [sys.executable, "-S", "-X", "importtime", "-c", code],
+        cwd=repo, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 0 and "up to date" in proc.stdout, proc.stderr[-2000:]
+    mods = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "mlvc.workspace.walk" in mods
+    assert {"re", "enum", "configparser", "typing"} & mods == set()

@@ -176,7 +176,7 @@ def remove(config, name: str) -> None:
         raise RemoteConfigError(f"no remote named {name!r}")
     for local in (False, True):
         config.unset(section_name(name), local=local)
-        if (config.local if local else config.shared).get("core", "remote", fallback=None) == name:
+        if (config.local if local else config.shared).get("core", {}).get("remote") == name:
             config.unset("core", "remote", local=local)
 
 
