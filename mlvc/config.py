@@ -20,6 +20,7 @@ DEFAULTS = {
 }
 BOOLEANS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 LINK_CHOICES = ("auto", "reflink", "hardlink", "symlink", "copy")
+CUT_SHORT = "would be read back cut short (a # or ; after a space begins a comment)"
 
 # Every key a command reads, with the values it takes: `mlvc config` sets no other (a misspelt key
 # would be ignored in silence) and checks a value as its reader will. A `remote "NAME"` section
@@ -59,7 +60,7 @@ class Config:
 
     def set(self, section: str, key: str, value: str, local: bool = False) -> None:
         if _cut_short(value):
-            raise ConfigError(f"{section}.{key}: {value!r} {CUT_SHORT}")
+            raise ConfigError(f"{dotted(section, key)}: {value!r} {CUT_SHORT}")
 
         def change(parser) -> None:
             if not parser.has_section(section):
@@ -129,7 +130,7 @@ class Config:
 def check_setting(section: str, key: str, value: str | None = None) -> None:
     """Raise ConfigError unless `key` of `section` (`core`, `remote "origin"`) is one mlvc reads and
     `value` (None: not given) one it takes; the message names the key as `mlvc config` spells it."""
-    name = f"{section}.{key}".replace(' "', ".").replace('"', "")
+    name = dotted(section, key)
     if value is not None and _cut_short(value):
         raise ConfigError(f"{name}: {value!r} {CUT_SHORT}")
     if section.startswith('remote "'):
@@ -161,6 +162,11 @@ def check_setting(section: str, key: str, value: str | None = None) -> None:
     if not ok:
         wanted = f"one of {', '.join(kind)}" if isinstance(kind, tuple) else kind
         raise ConfigError(f"{name}: {value!r} is not {wanted}")
+
+
+def dotted(section: str, key: str) -> str:
+    """A key as `mlvc config` spells it: `core.link`, `remote.origin.url` (section `remote "origin"`)."""
+    return f"{section}.{key}".replace(' "', ".").replace('"', "")
 
 
 def _read(path: str) -> dict[str, dict[str, str]]:
@@ -206,9 +212,6 @@ def _read_plain(text: str) -> dict[str, dict[str, str]] | None:
             return None
         current[key] = stripped[at + 1 :].strip()
     return sections
-
-
-CUT_SHORT = "would be read back cut short (a # or ; after a space begins a comment)"
 
 
 def _cut_short(value: str) -> bool:

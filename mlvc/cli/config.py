@@ -57,10 +57,12 @@ def register(app: typer.Typer) -> None:
         with common.open_repo() as repo, _lock(repo) if writing else nullcontext():
             cfg = repo.config
             if list_all:
+                from mlvc.config import dotted
+
                 for section in cfg.sections():
                     for k, v in cfg.section(section).items():
-                        name = section.replace(' "', ".").rstrip('"')
-                        common.out(f"{name}.{k}={'***' if any(s in k for s in ('secret', 'password', 'token')) else v}")
+                        secret = any(s in k for s in ("secret", "password", "token"))
+                        common.out(f"{dotted(section, k)}={'***' if secret else v}")
                 return
             if key is None:
                 raise typer.BadParameter("give a KEY, or --list", param_hint="KEY")
